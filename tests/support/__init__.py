@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules: recording Pulumi mocks and program runners."""
