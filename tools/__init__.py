@@ -1,0 +1,1 @@
+"""Developer tools: the Analyzer protocol driver and the offline preview."""
