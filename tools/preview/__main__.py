@@ -1,0 +1,7 @@
+"""Entry point for `python -m tools.preview`."""
+
+import sys
+
+from tools.preview.cli import main
+
+sys.exit(main())

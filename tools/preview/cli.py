@@ -1,0 +1,110 @@
+"""Command line of the offline preview: options, the run, the report and the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tools.analyzer import PolicyConfigError, PolicyPackError, load_policy_config
+from tools.preview.answers import AnswerError, Answers, load_answers
+from tools.preview.engine import ProgramError, run_program
+from tools.preview.policy import enforce_packs
+from tools.preview.project import ProjectError, load_stack
+from tools.preview.report import dot_graph, json_report, summary, text_report
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+EXIT_OK = 0
+EXIT_MANDATORY = 1
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.preview",
+        description="Preview a Pulumi Python stack offline, under the SDK's mocks, with policy "
+        "packs enforced over their Analyzer protocol. Exit 0: no mandatory violation; "
+        "1: a mandatory violation; 2: a program, configuration or policy config error.",
+    )
+    parser.add_argument("--stack", default="dev", help="stack to preview (default: dev)")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=REPO_ROOT,
+        help="directory holding Pulumi.yaml (default: this repository)",
+    )
+    parser.add_argument(
+        "--new-stack",
+        action="store_true",
+        help="first-preview semantics: every computed output is unknown",
+    )
+    parser.add_argument(
+        "--policy-pack",
+        dest="policy_packs",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="policy pack directory, repeatable (default: this repository's policies/)",
+    )
+    parser.add_argument("--no-policy", action="store_true", help="preview without any policy pack")
+    parser.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        metavar="FILE",
+        help="policy config, as for `pulumi preview --policy-pack-config`",
+    )
+    parser.add_argument(
+        "--invokes",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON answers: {invokes: {token: result}, stackReferences: "
+        "{name: {outputs: {...}}}}, over the built-in table",
+    )
+    parser.add_argument(
+        "--json",
+        dest="json_path",
+        type=Path,
+        metavar="FILE",
+        help="write resources, diagnostics and summary as JSON",
+    )
+    parser.add_argument(
+        "--graph",
+        dest="graph_path",
+        type=Path,
+        metavar="FILE",
+        help="write the dependency and parent graph in DOT",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _preview(args)
+    except (ProjectError, AnswerError, ProgramError, PolicyConfigError, PolicyPackError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _preview(args: argparse.Namespace) -> int:
+    stack = load_stack(args.project.resolve(), args.stack)
+    answers = load_answers(args.invokes) if args.invokes else Answers()
+    user_config = load_policy_config(args.policy_pack_config) if args.policy_pack_config else {}
+    if args.no_policy:
+        pack_dirs: list[Path] = []
+    else:
+        pack_dirs = [p.resolve() for p in (args.policy_packs or [REPO_ROOT / "policies"])]
+
+    run = run_program(stack, new_stack=args.new_stack, answers=answers)
+    packs = enforce_packs(stack, run, pack_dirs, user_config)
+
+    sys.stdout.write(text_report(run, packs, stack, new_stack=args.new_stack))
+    if args.json_path:
+        args.json_path.write_text(
+            json_report(run, packs, stack, new_stack=args.new_stack), encoding="utf-8"
+        )
+    if args.graph_path:
+        args.graph_path.write_text(dot_graph(run), encoding="utf-8")
+    totals = summary(run, packs, new_stack=args.new_stack, stack=stack)
+    return EXIT_MANDATORY if totals["mandatory"] else EXIT_OK
