@@ -793,12 +793,12 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
             f"'master_username' must not start with 'pg_' or 'rds', got {args.master_username!r}."
         )
 
-    problems += _check_range("port", args.port, 1150, 65535, "RDS accepts ports 1150-65535")
-    problems += _check_range(
+    problems += check_range("port", args.port, 1150, 65535, "RDS accepts ports 1150-65535")
+    problems += check_range(
         "allocated_storage_gib", args.allocated_storage_gib, 20, 65536, "gp3 takes 20-65536 GiB"
     )
     if args.max_allocated_storage_gib is not None and (
-        not _is_int(args.max_allocated_storage_gib)
+        not is_whole_number(args.max_allocated_storage_gib)
         or args.max_allocated_storage_gib <= args.allocated_storage_gib
     ):
         problems.append(
@@ -806,7 +806,7 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
             f"({args.allocated_storage_gib}), got {args.max_allocated_storage_gib!r}; "
             "raise it, or set None to turn storage autoscaling off."
         )
-    problems += _check_range(
+    problems += check_range(
         "backup_retention_days",
         args.backup_retention_days,
         1,
@@ -814,7 +814,7 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
         "backups are kept at least one day (replicas and point-in-time restore need them)",
     )
     retention = args.performance_insights_retention_days
-    if not _is_int(retention) or not (
+    if not is_whole_number(retention) or not (
         retention == PERFORMANCE_INSIGHTS_FREE_RETENTION_DAYS
         or (retention % 31 == 0 and 31 <= retention <= PERFORMANCE_INSIGHTS_MAX_RETENTION_DAYS)
     ):
@@ -822,17 +822,17 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
             "'performance_insights_retention_days' must be 7 or a multiple of 31 up to 731, "
             f"got {retention!r}."
         )
-    problems += _check_range(
+    problems += check_range(
         "statement_timeout_ms",
         args.statement_timeout_ms,
         1000,
         3_600_000,
         "0 would turn the only query timeout behind the proxy off",
     )
-    problems += _check_range(
+    problems += check_range(
         "max_connections_percent", args.max_connections_percent, 1, 100, "it is a percentage"
     )
-    problems += _check_range(
+    problems += check_range(
         "max_idle_connections_percent",
         args.max_idle_connections_percent,
         0,
@@ -840,32 +840,32 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
         "it is a percentage",
     )
     if (
-        _is_int(args.max_idle_connections_percent)
-        and _is_int(args.max_connections_percent)
+        is_whole_number(args.max_idle_connections_percent)
+        and is_whole_number(args.max_connections_percent)
         and args.max_idle_connections_percent > args.max_connections_percent
     ):
         problems.append(
             f"'max_idle_connections_percent' ({args.max_idle_connections_percent}) must not "
             f"exceed 'max_connections_percent' ({args.max_connections_percent}); lower it."
         )
-    problems += _check_range(
+    problems += check_range(
         "connection_borrow_timeout_seconds",
         args.connection_borrow_timeout_seconds,
         0,
         3600,
         "RDS Proxy accepts 0-3600 seconds",
     )
-    problems += _check_range(
+    problems += check_range(
         "idle_client_timeout_seconds",
         args.idle_client_timeout_seconds,
         1,
         28_800,
         "RDS Proxy accepts 1 second to 8 hours",
     )
-    problems += _check_range(
+    problems += check_range(
         "bootstrap_timeout_seconds", args.bootstrap_timeout_seconds, 10, 900, "Lambda's limit"
     )
-    problems += _check_range(
+    problems += check_range(
         "bootstrap_memory_mb", args.bootstrap_memory_mb, 128, 10_240, "Lambda's limit"
     )
     if args.log_retention_days not in LOG_RETENTION_DAYS:
@@ -912,7 +912,7 @@ def proxy_connection_budget(instance_class: str, max_connections_percent: int) -
     Each concurrently running function holds at most one connection, so the tiers' reserved
     concurrency must fit in this number.
     """
-    if not _is_int(max_connections_percent) or not 1 <= max_connections_percent <= 100:
+    if not is_whole_number(max_connections_percent) or not 1 <= max_connections_percent <= 100:
         raise ValueError(
             "'max_connections_percent' must be a whole percentage from 1 to 100, "
             f"got {max_connections_percent!r}."
@@ -983,11 +983,13 @@ def bootstrap_event(
     return {"schema": schema_name, "roles": roles, "iamAuth": iam_auth}
 
 
-def _check_range(field_name: str, value: object, low: int, high: int, why: str) -> list[str]:
-    if _is_int(value) and low <= value <= high:
+def check_range(field_name: str, value: object, low: int, high: int, why: str) -> list[str]:
+    """[] when value is a whole number in [low, high], else one message naming the field."""
+    if is_whole_number(value) and low <= value <= high:
         return []
     return [f"'{field_name}' must be a whole number from {low} to {high} ({why}), got {value!r}."]
 
 
-def _is_int(value: object) -> bool:
+def is_whole_number(value: object) -> bool:
+    """An int that is not a bool (True would otherwise pass as 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
