@@ -1,0 +1,227 @@
+"""The stack program: read the stack's config, then build key, network, database and tiers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import pulumi
+
+from components.database import DatabaseArgs, DatabaseArgsError, DatabaseUser, DatabaseWithProxy
+from components.lambda_package import LambdaPackage, LambdaPackageError, build_lambda_package
+from components.lambda_tier import (
+    HttpTrigger,
+    LambdaTier,
+    LambdaTierArgs,
+    LambdaTierArgsError,
+    SqsTrigger,
+)
+from components.network import Network, NetworkArgs, NetworkArgsError
+from components.secrets import Secrets, SecretsArgs, SecretsArgsError
+from stack_config import StackConfig, TierConfig, load_stack_config, resolve_availability_zones
+
+# Stand-ins for the outputs of components not yet built, so that every component's args are
+# checked before the first resource is registered. dataclasses.replace() checks them again
+# with the real outputs.
+_PENDING = "pending-until-created"
+
+_ARGS_ERRORS = (NetworkArgsError, SecretsArgsError, DatabaseArgsError, LambdaTierArgsError)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ComponentPlan:
+    """Every component's args, checked, with stand-ins where an output of another goes."""
+
+    secrets: SecretsArgs
+    network: NetworkArgs
+    database: DatabaseArgs
+    tiers: dict[str, LambdaTierArgs]
+
+
+def main() -> None:
+    config = resolve_availability_zones(load_stack_config())
+    code = _stop_on_error("the Lambda code package", build_lambda_package)
+    plan = _stop_on_error("the stack's components", lambda: plan_components(config, code))
+
+    secrets = Secrets("kms", plan.secrets)
+    network = Network("network", replace(plan.network, kms_key_arn=secrets.kms_key_arn))
+    database = DatabaseWithProxy(
+        "database",
+        replace(
+            plan.database,
+            vpc_id=network.vpc_id,
+            data_subnet_ids=network.data_subnet_ids,
+            app_subnet_ids=network.app_subnet_ids,
+            endpoints_security_group_id=network.endpoints_security_group_id,
+            kms_key_arn=secrets.kms_key_arn,
+        ),
+    )
+    tiers = {
+        name: LambdaTier(
+            name,
+            replace(
+                args,
+                vpc_id=network.vpc_id,
+                app_subnet_ids=network.app_subnet_ids,
+                proxy_security_group_id=database.proxy_security_group_id,
+                endpoints_security_group_id=network.endpoints_security_group_id,
+                kms_key_arn=secrets.kms_key_arn,
+                db_host=database.proxy_endpoint,
+                db_port=database.port,
+                db_name=database.database_name,
+                proxy_resource_id=database.proxy_resource_id,
+                db_secret_arn=(
+                    database.user_secret_arns[args.db_user] if args.auth_mode == "secret" else None
+                ),
+            ),
+        )
+        for name, args in plan.tiers.items()
+    }
+
+    pulumi.export("region", config.region)
+    pulumi.export("kmsKeyArn", secrets.kms_key_arn)
+    pulumi.export("vpcId", network.vpc_id)
+    pulumi.export("availabilityZones", network.availability_zones)
+    pulumi.export("appSubnetIds", network.app_subnet_ids)
+    pulumi.export("dataSubnetIds", network.data_subnet_ids)
+    pulumi.export("publicSubnetIds", network.public_subnet_ids)
+    pulumi.export("proxyEndpoint", database.proxy_endpoint)
+    pulumi.export("dbPort", database.port)
+    pulumi.export("dbName", database.database_name)
+    # The ARN names no password, but it points at the master credentials: keep it out of
+    # plain-text state and CLI output all the same.
+    pulumi.export("masterSecretArn", pulumi.Output.secret(database.master_secret_arn))
+    pulumi.export("tierFunctionNames", {name: tier.function_name for name, tier in tiers.items()})
+    pulumi.export("tierFunctionArns", {name: tier.function_arn for name, tier in tiers.items()})
+    pulumi.export(
+        "tierQueueUrls",
+        {
+            name: tier.queue_url
+            for name, tier in tiers.items()
+            if isinstance(plan.tiers[name].trigger, SqsTrigger)
+        },
+    )
+    pulumi.export(
+        "tierApiEndpoints",
+        {
+            name: tier.api_endpoint
+            for name, tier in tiers.items()
+            if isinstance(plan.tiers[name].trigger, HttpTrigger)
+        },
+    )
+
+
+def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
+    """The args of every component, built and checked before anything is created."""
+    zones = config.network.availability_zones
+    pending_subnets = [_PENDING] * len(zones)
+    tags = {"project": config.project, "stack": config.stack}
+
+    secrets = SecretsArgs(
+        alias_name=f"alias/{config.project}-{config.stack}",
+        region=config.region,
+        deletion_window_days=config.kms_deletion_window_days,
+        tags=tags,
+    )
+    network = NetworkArgs(
+        vpc_cidr=config.network.vpc_cidr,
+        availability_zones=zones,
+        subnet_plan=config.network.subnet_plan,
+        region=config.region,
+        kms_key_arn=_PENDING,
+        nat_strategy=config.network.nat_strategy,
+        endpoint_services=config.network.endpoint_services,
+        db_port=config.database.port,
+        flow_logs_retention_days=config.log_retention_days,
+        tags=tags,
+    )
+    db = config.database
+    proxy = config.proxy
+    database = DatabaseArgs(
+        vpc_id=_PENDING,
+        data_subnet_ids=pending_subnets,
+        app_subnet_ids=pending_subnets,
+        endpoints_security_group_id=_PENDING,
+        kms_key_arn=_PENDING,
+        code=code,
+        db_users=[DatabaseUser(tier.db_user, tier.access) for tier in config.tiers],
+        auth_mode=db.auth_mode,
+        engine_version=db.engine_version,
+        instance_class=db.instance_class,
+        allocated_storage_gib=db.allocated_storage_gib,
+        max_allocated_storage_gib=db.max_allocated_storage_gib,
+        database_name=db.name,
+        master_username=db.master_username,
+        port=db.port,
+        multi_az=db.multi_az,
+        backup_retention_days=db.backup_retention_days,
+        deletion_protection=db.deletion_protection,
+        skip_final_snapshot=not db.final_snapshot,
+        performance_insights_retention_days=db.performance_insights_retention_days,
+        statement_timeout_ms=db.statement_timeout_ms,
+        max_connections_percent=proxy.max_connections_percent,
+        max_idle_connections_percent=proxy.max_idle_connections_percent,
+        connection_borrow_timeout_seconds=proxy.connection_borrow_timeout_seconds,
+        idle_client_timeout_seconds=proxy.idle_client_timeout_seconds,
+        log_retention_days=config.log_retention_days,
+        tags=tags,
+    )
+    tiers = {
+        tier.name: _tier_args(config, tier, code, pending_subnets, tags) for tier in config.tiers
+    }
+    return ComponentPlan(secrets=secrets, network=network, database=database, tiers=tiers)
+
+
+def _tier_args(
+    config: StackConfig,
+    tier: TierConfig,
+    code: LambdaPackage,
+    pending_subnets: list[str],
+    tags: dict[str, str],
+) -> LambdaTierArgs:
+    trigger: SqsTrigger | HttpTrigger | None = None
+    if tier.trigger == "sqs":
+        trigger = SqsTrigger(batch_size=tier.batch_size, maximum_concurrency=tier.max_concurrency)
+    elif tier.trigger == "http":
+        trigger = HttpTrigger(access_log_retention_days=config.log_retention_days)
+    return LambdaTierArgs(
+        handler=tier.handler_path,
+        code=code,
+        db_user=tier.db_user,
+        vpc_id=_PENDING,
+        app_subnet_ids=pending_subnets,
+        proxy_security_group_id=_PENDING,
+        endpoints_security_group_id=_PENDING,
+        kms_key_arn=_PENDING,
+        db_host=_PENDING,
+        db_port=config.database.port,
+        db_name=config.database.name,
+        proxy_resource_id=_PENDING,
+        auth_mode=config.database.auth_mode,
+        db_secret_arn=_PENDING if config.database.auth_mode == "secret" else None,
+        memory_mb=tier.memory_mb,
+        timeout_seconds=tier.timeout_seconds,
+        reserved_concurrency=tier.reserved_concurrency,
+        provisioned_concurrency=tier.provisioned_concurrency,
+        log_retention_days=config.log_retention_days,
+        log_level=tier.log_level,
+        trigger=trigger,
+        internet_egress=tier.internet_egress,
+        nat_available=config.network.nat_strategy != "none",
+        tags={**tags, "tier": tier.name},
+    )
+
+
+def _stop_on_error(what: str, build: Callable[[], T]) -> T:
+    """Turn a component's own validation error into a pulumi.RunError, which the language host
+    prints as one message instead of a traceback."""
+    try:
+        return build()
+    except (*_ARGS_ERRORS, LambdaPackageError) as exc:
+        raise pulumi.RunError(f"{what}: {exc}") from exc
+
+
+main()
