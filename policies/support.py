@@ -112,6 +112,19 @@ def label(resource_type: str, name: str) -> str:
     return f"{TYPE_LABELS.get(resource_type, resource_type)} '{name}'"
 
 
+class Subject(str):
+    """The label of the resource a resource policy checks, carrying its type and name."""
+
+    resource_type: str
+    name: str
+
+    def __new__(cls, resource_type: str, name: str) -> Subject:
+        subject = super().__new__(cls, label(resource_type, name))
+        subject.resource_type = resource_type
+        subject.name = name
+        return subject
+
+
 def as_list(value: Any) -> list[Any]:
     """A property that AWS accepts as one value or a list, as a list (UNKNOWN stays whole)."""
     if value is None:
@@ -263,7 +276,7 @@ def policy_name(check: Callable[..., Any]) -> str:
 
 
 def resource_policy(
-    check: Callable[[dict[str, Any], str, Config], Iterable[Finding]],
+    check: Callable[[dict[str, Any], Subject, Config], Iterable[Finding]],
     *,
     description: str,
     types: Sequence[str],
@@ -280,7 +293,7 @@ def resource_policy(
         settings = Config(defaults, args.get_config())
         if args.name in settings.strings(EXEMPT_KEY):
             args.not_applicable(f"'{args.name}' is listed in {EXEMPT_KEY}")
-        findings = check(plain(args.props), label(args.resource_type, args.name), settings)
+        findings = check(plain(args.props), Subject(args.resource_type, args.name), settings)
         report(((None, finding) for finding in findings), report_violation)
 
     return ResourceValidationPolicy(
