@@ -51,6 +51,9 @@ MAX_HTTP_TIMEOUT_SECONDS = 30
 MAX_SQS_BATCH_SIZE = 10
 MIN_SQS_MAX_CONCURRENCY, MAX_SQS_MAX_CONCURRENCY = 2, 1000
 
+# Functions are named <project>-<stack>-<tier>, and Lambda allows 64 characters.
+MAX_FUNCTION_NAME_LENGTH = 64
+
 # The bootstrap function is the one function every stack has besides the tiers.
 BOOTSTRAP_FUNCTION_COUNT = 1
 
@@ -401,7 +404,7 @@ def resolve_availability_zones(config: StackConfig) -> StackConfig:
 def parse_stack_config(config: Mapping[str, str], *, project: str, stack: str) -> StackConfig:
     """Check `config` (namespaced keys to the text values the CLI passes; objects and arrays as
     JSON) and build the StackConfig. Keys that are missing take Pulumi.yaml's defaults."""
-    reader = _Reader(config, project)
+    reader = _Reader(config, project, stack)
     reader.check_unknown_keys()
 
     region = config.get("aws:region", "")
@@ -450,9 +453,10 @@ def parse_stack_config(config: Mapping[str, str], *, project: str, stack: str) -
 class _Reader:
     """Reads typed values out of the raw config, recording a problem instead of raising."""
 
-    def __init__(self, config: Mapping[str, str], project: str) -> None:
+    def __init__(self, config: Mapping[str, str], project: str, stack: str) -> None:
         self.config = config
         self.project = project
+        self.stack = stack
         self.problems: list[str] = []
 
     def key(self, name: str) -> str:
@@ -794,6 +798,12 @@ def _read_tier(
         reader.problem(
             f"{field_key('name')} must be 1-20 lowercase letters, digits and single hyphens, "
             f"starting with a letter (not {', '.join(_RESERVED_TIER_NAMES)}), got {name!r}."
+        )
+    elif len(f"{reader.project}-{reader.stack}-{name}") > MAX_FUNCTION_NAME_LENGTH:
+        reader.problem(
+            f"{field_key('name')} {name!r} makes the function name "
+            f"'{reader.project}-{reader.stack}-{name}' longer than Lambda's "
+            f"{MAX_FUNCTION_NAME_LENGTH} characters; shorten the tier or the stack name."
         )
     handler = text("handler", choices=tuple(HANDLERS))
     if handler is None and "handler" not in entry:
