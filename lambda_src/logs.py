@@ -1,0 +1,98 @@
+"""Structured JSON logs: one object a line, with the invocation's request id and cold-start flag."""
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+LOGGER_NAME = "lambda_src"
+
+# Only these attributes of a record are copied into the JSON line. Anything else passed in
+# `extra=` is dropped, so a value that was never meant for the log cannot leak into it.
+STRUCTURED_FIELDS = (
+    "event",
+    "request_id",
+    "cold_start",
+    "attempt",
+    "latency_ms",
+    "sqlstate",
+    "error_type",
+    "delay_ms",
+    "breaker_state",
+    "message_id",
+    "batch_size",
+    "failed_count",
+    "status_code",
+    "route",
+    "changed",
+    "role",
+    "host",
+    "port",
+    "user",
+    "auth_mode",
+    "endpoint_kind",
+)
+
+_invocation: ContextVar[dict[str, object] | None] = ContextVar("invocation", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object holding the whitelisted structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in STRUCTURED_FIELDS:
+            value = getattr(record, field, None)
+            if value is not None:
+                line[field] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> logging.Logger:
+    """Send this package's records to stdout as JSON; safe to call on every invocation."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        # The Lambda runtime puts its own plain-text handler on the root logger; without this
+        # every line would be written twice, once not as JSON.
+        logger.propagate = False
+    return logger
+
+
+def bind_invocation(request_id: str | None, cold_start: bool) -> None:
+    """Remember the invocation's identity for every record logged until the next call."""
+    _invocation.set({"request_id": request_id, "cold_start": cold_start})
+
+
+def current_invocation() -> dict[str, object]:
+    """The fields `bind_invocation` set, or an empty dict outside an invocation."""
+    return dict(_invocation.get() or {})
+
+
+def log_event(
+    logger: logging.Logger,
+    level: int,
+    event: str,
+    message: str,
+    *,
+    exc_info: bool = False,
+    **fields: object,
+) -> None:
+    """Log `message` with a stable `event` name, the invocation's identity and `fields`.
+
+    Callers pass only values that are safe to log: names, counts, codes, timings. Never a
+    password, token, secret value or connection string.
+    """
+    extra = {**current_invocation(), "event": event, **fields}
+    logger.log(level, message, extra=extra, exc_info=exc_info)

@@ -1,0 +1,1 @@
+"""Tests of lambda_src against a real PostgreSQL over TLS and moto's Secrets Manager server."""
