@@ -814,7 +814,8 @@ def _read_tier(
     trigger = text("trigger", choices=("sqs", "http", "none"))
     if trigger is None and "trigger" not in entry and handler:
         trigger = DEFAULT_TRIGGER[handler]
-    if handler and trigger and trigger not in TRIGGERS_BY_HANDLER[handler]:
+    trigger_fits = not (handler and trigger and trigger not in TRIGGERS_BY_HANDLER[handler])
+    if not trigger_fits:
         reader.problem(
             f"{field_key('trigger')} is {trigger!r}, but the {handler} handler only takes "
             f"{' or '.join(TRIGGERS_BY_HANDLER[handler])} events; use "
@@ -875,14 +876,15 @@ def _read_tier(
     max_concurrency = number(
         "maxConcurrency", low=MIN_SQS_MAX_CONCURRENCY, high=MAX_SQS_MAX_CONCURRENCY
     )
-    if trigger != "sqs":
+    if trigger != "sqs" and trigger_fits:
+        # With a trigger that does not fit the handler, that mismatch is the one to report.
         for field_name in _SQS_ONLY_FIELDS:
             if field_name in entry:
                 reader.problem(
                     f"{field_key(field_name)} applies to the sqs trigger only, and this tier's "
                     f"trigger is {trigger!r}; remove it."
                 )
-    elif max_concurrency > reserved:
+    elif trigger == "sqs" and max_concurrency > reserved:
         reader.problem(
             f"{field_key('maxConcurrency')} ({max_concurrency}) exceeds "
             f"{field_key('reservedConcurrency')} ({reserved}), so the queue would be throttled; "

@@ -1,0 +1,342 @@
+"""The stack config: parsing, defaults, Pulumi.yaml declarations, and invalid configs run
+through the real program, each stopping it with one line that names the key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from stack_config import (
+    CONFIG_KEYS,
+    TIER_FIELDS,
+    StackConfigError,
+    parse_stack_config,
+)
+from tests.support.pulumi_mocks import RecordingMocks, run_program
+
+PROJECT = "lambda-private-db"
+
+
+def changed(config: dict[str, str], **changes: object) -> dict[str, str]:
+    """A copy of `config` with project keys set (JSON for lists and dicts) or removed (None)."""
+    result = dict(config)
+    for key, value in changes.items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            result.pop(full_key, None)
+        elif isinstance(value, bool):
+            result[full_key] = "true" if value else "false"
+        elif isinstance(value, (list, dict)):
+            result[full_key] = json.dumps(value)
+        else:
+            result[full_key] = str(value)
+    return result
+
+
+def parse(config: dict[str, str]):
+    return parse_stack_config(config, project=PROJECT, stack="dev")
+
+
+def dev_tiers(config: dict[str, str]) -> list[dict]:
+    return json.loads(config[f"{PROJECT}:tiers"])
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def test_stack_config_dev_stack_parses_into_typed_values(dev_config):
+    config = parse(dev_config)
+
+    assert config.region == "us-east-1"
+    assert config.network.nat_strategy == "single"
+    assert config.network.az_count == 2
+    assert config.network.availability_zones == ()  # discovered by the program
+    assert config.database.instance_class == "db.t4g.micro"
+    assert config.database.multi_az is False
+    assert config.database.deletion_protection is False
+    assert config.database.final_snapshot is False
+    assert [t.name for t in config.tiers] == ["ingest", "api"]
+    ingest, api = config.tiers
+    assert (ingest.handler, ingest.trigger, ingest.access) == ("writer", "sqs", "read-write")
+    assert (api.handler, api.trigger, api.access) == ("reader", "http", "read-only")
+    assert ingest.db_user == "ingest_writer" and api.db_user == "api_reader"
+    assert ingest.handler_path == "lambda_src.handlers.writer.handler"
+    # db.t4g.micro: 1 GiB / 9531392 bytes = 112 connections, 90 % of them for the proxy.
+    assert config.proxy.connection_budget == 100
+    assert config.network.subnet_plan.app == ("10.20.0.0/24", "10.20.1.0/24")
+    assert config.network.subnet_plan.data == ("10.20.2.0/26", "10.20.2.64/26")
+    assert config.network.subnet_plan.public == ("10.20.2.128/28",)
+
+
+def test_stack_config_missing_keys_take_pulumi_yaml_defaults():
+    config = parse({"aws:region": "eu-west-1"})
+
+    assert config.network.vpc_cidr == "10.20.0.0/16"
+    assert config.database.multi_az is True
+    assert config.database.deletion_protection is True
+    assert config.database.max_allocated_storage_gib == 100
+    assert [(t.name, t.handler) for t in config.tiers] == [("ingest", "writer"), ("api", "reader")]
+
+
+def test_stack_config_reports_every_problem_at_once(dev_config):
+    bad = changed(dev_config, natStrategy="dual", dbPort=80, logRetentionDays=10)
+
+    with pytest.raises(StackConfigError) as caught:
+        parse(bad)
+
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert any("'lambda-private-db:natStrategy'" in p and "'dual'" in p for p in problems)
+    assert any("'lambda-private-db:dbPort'" in p and "80" in p for p in problems)
+    assert any("'lambda-private-db:logRetentionDays'" in p and "10" in p for p in problems)
+    assert str(caught.value).splitlines() == list(problems)
+
+
+def test_stack_config_tier_defaults_follow_the_handler(dev_config):
+    tiers = [{"name": "reports", "handler": "reader"}, {"name": "load", "handler": "writer"}]
+
+    config = parse(changed(dev_config, tiers=tiers))
+
+    reports, load = config.tiers
+    assert (reports.trigger, reports.access, reports.db_user) == (
+        "http",
+        "read-only",
+        "reports_reader",
+    )
+    assert (load.trigger, load.access, load.db_user) == ("sqs", "read-write", "load_writer")
+    assert load.reserved_concurrency == TIER_FIELDS["reservedConcurrency"]
+
+
+def test_stack_config_listed_zones_set_the_zone_count(dev_config):
+    zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+    config = parse(changed(dev_config, availabilityZones=zones, natStrategy="per-az"))
+
+    assert config.network.availability_zones == tuple(zones)
+    assert config.network.az_count == 3
+    assert len(config.network.subnet_plan.public) == 3
+
+
+def test_stack_config_statement_timeout_must_stay_below_each_function_timeout(dev_config):
+    with pytest.raises(StackConfigError) as caught:
+        parse(changed(dev_config, dbStatementTimeoutMs=20000))
+
+    assert len(caught.value.problems) == 2  # both tiers time out after 15 s
+    assert all("'lambda-private-db:dbStatementTimeoutMs'" in p for p in caught.value.problems)
+
+
+# --- Pulumi.yaml -----------------------------------------------------------------------------
+
+
+def test_pulumi_yaml_declares_every_key_with_the_programs_type_and_default(project_dir: Path):
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    declared = project["config"]
+
+    assert project["name"] == PROJECT
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": ".venv"},
+    }
+    assert list(declared) == [key.name for key in CONFIG_KEYS]
+    for key in CONFIG_KEYS:
+        entry = declared[key.name]
+        assert entry["default"] == key.default, key.name
+        assert entry["description"] == key.description, key.name
+        if key.type == "object-list":
+            assert "type" not in entry  # Pulumi.yaml has no type for a list of objects
+        else:
+            assert entry["type"] == key.type, key.name
+        if key.items:
+            assert entry["items"] == {"type": key.items}
+
+
+def test_pulumi_yaml_defaults_pass_the_programs_own_checks(project_dir: Path):
+    declared = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["config"]
+    config = {
+        f"{PROJECT}:{name}": json.dumps(entry["default"])
+        if isinstance(entry["default"], (list, dict))
+        else str(entry["default"]).lower()
+        if isinstance(entry["default"], bool)
+        else str(entry["default"])
+        for name, entry in declared.items()
+    }
+    config["aws:region"] = "us-east-1"
+
+    assert parse(config).network.vpc_cidr == "10.20.0.0/16"
+
+
+# --- invalid configs through the real program ------------------------------------------------
+
+
+def _tiers_with(config: dict[str, str], index: int, **fields: object) -> list[dict]:
+    tiers = dev_tiers(config)
+    tiers[index].update(fields)
+    return tiers
+
+
+INVALID_CONFIGS = {
+    "nat-strategy": (lambda c: changed(c, natStrategy="dual"), "natStrategy", "'dual'"),
+    "az-count": (lambda c: changed(c, azCount=1), "azCount", "got 1"),
+    "one-listed-zone": (
+        lambda c: changed(c, availabilityZones=["us-east-1a"]),
+        "availabilityZones",
+        "us-east-1a",
+    ),
+    "zone-outside-region": (
+        lambda c: changed(c, availabilityZones=["us-east-1a", "us-west-2b"]),
+        "availabilityZones",
+        "us-west-2b",
+    ),
+    "vpc-cidr-host-bits": (
+        lambda c: changed(c, vpcCidr="10.20.0.1/16"),
+        "vpcCidr",
+        "did you mean 10.20.0.0/16",
+    ),
+    "vpc-cidr-does-not-fit": (
+        lambda c: changed(c, vpcCidr="10.20.0.0/24"),
+        "vpcCidr",
+        "10.20.0.0/24",
+    ),
+    "app-subnet-too-small": (
+        lambda c: changed(c, appSubnetPrefixLength=28),
+        "appSubnetPrefixLength",
+        "/28",
+    ),
+    "listed-subnets-overlap": (
+        lambda c: changed(
+            c,
+            appSubnetCidrs=["10.20.0.0/24", "10.20.1.0/24"],
+            dataSubnetCidrs=["10.20.1.0/26", "10.20.2.0/26"],
+        ),
+        "appSubnetCidrs",
+        "overlaps",
+    ),
+    "endpoints-without-secretsmanager": (
+        lambda c: changed(c, vpcEndpointServices=["ssm"]),
+        "vpcEndpointServices",
+        "secretsmanager",
+    ),
+    "log-retention": (lambda c: changed(c, logRetentionDays=10), "logRetentionDays", "got 10"),
+    "kms-deletion-window": (
+        lambda c: changed(c, kmsDeletionWindowDays=3),
+        "kmsDeletionWindowDays",
+        "got 3",
+    ),
+    "instance-class": (
+        lambda c: changed(c, dbInstanceClass="db.x9.huge"),
+        "dbInstanceClass",
+        "db.x9.huge",
+    ),
+    "auth-mode": (lambda c: changed(c, dbAuthMode="password"), "dbAuthMode", "'password'"),
+    "multi-az-not-boolean": (lambda c: changed(c, dbMultiAz="yes"), "dbMultiAz", "'yes'"),
+    "db-port": (lambda c: changed(c, dbPort=80), "dbPort", "got 80"),
+    "idle-above-max-connections": (
+        lambda c: changed(c, proxyMaxIdleConnectionsPercent=95),
+        "proxyMaxIdleConnectionsPercent",
+        "95",
+    ),
+    "connection-budget": (
+        lambda c: changed(c, tiers=[{**t, "reservedConcurrency": 60} for t in dev_tiers(c)]),
+        "tiers",
+        "reserve 120",
+    ),
+    "handler-trigger": (
+        lambda c: changed(c, tiers=_tiers_with(c, 0, trigger="http")),
+        "tiers[0].trigger",
+        "'http'",
+    ),
+    "writer-read-only": (
+        lambda c: changed(c, tiers=_tiers_with(c, 0, access="read-only")),
+        "tiers[0].access",
+        "read-write",
+    ),
+    "duplicate-tier-names": (
+        lambda c: changed(c, tiers=_tiers_with(c, 1, name="ingest")),
+        "tiers",
+        "'ingest'",
+    ),
+    "egress-without-nat": (
+        lambda c: changed(c, natStrategy="none", tiers=_tiers_with(c, 1, internetEgress=True)),
+        "tiers[1].internetEgress",
+        "natStrategy",
+    ),
+    "tier-field-typo": (
+        lambda c: changed(c, tiers=_tiers_with(c, 1, reservedConcurency=3)),
+        "tiers[1].reservedConcurency",
+        "did you mean reservedConcurrency",
+    ),
+    "provisioned-above-reserved": (
+        lambda c: changed(c, tiers=_tiers_with(c, 1, provisionedConcurrency=20)),
+        "tiers[1].provisionedConcurrency",
+        "20",
+    ),
+    "sqs-concurrency-above-reserved": (
+        lambda c: changed(c, tiers=_tiers_with(c, 0, maxConcurrency=10)),
+        "tiers[0].maxConcurrency",
+        "10",
+    ),
+    "http-timeout": (
+        lambda c: changed(c, tiers=_tiers_with(c, 1, timeoutSeconds=60)),
+        "tiers[1].timeoutSeconds",
+        "60",
+    ),
+    "key-typo": (
+        lambda c: changed(c, natStratgy="none"),
+        "natStratgy",
+        "did you mean 'lambda-private-db:natStrategy'",
+    ),
+    "replica-section": (
+        lambda c: changed(c, replica={"region": "us-west-2"}),
+        "replica",
+        "remove the key",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_CONFIGS))
+def test_program_invalid_config_stops_with_one_line_naming_the_key(case, dev_config, project_dir):
+    make_config, key, detail = INVALID_CONFIGS[case]
+    bad_config = make_config(dev_config)
+
+    run = run_program(project_dir / "__main__.py", config=bad_config)
+
+    assert isinstance(run.error, StackConfigError), run.user_message
+    assert isinstance(run.error, pulumi.RunError)  # printed by the language host, no traceback
+    assert "Traceback" not in run.user_message
+    assert len(run.user_message.splitlines()) == 1, run.user_message
+    assert f"'{PROJECT}:{key}" in run.user_message
+    assert detail in run.user_message
+    assert run.resources == []  # nothing is created before the config is known to be good
+
+
+def test_program_missing_region_stops_naming_aws_region(dev_config, project_dir):
+    run = run_program(
+        project_dir / "__main__.py", config=changed(dev_config, **{"aws:region": None})
+    )
+
+    assert isinstance(run.error, StackConfigError)
+    assert run.user_message.splitlines() == [run.user_message]
+    assert run.user_message.startswith("'aws:region' is not set")
+    assert run.resources == []
+
+
+def test_program_more_zones_than_the_region_offers_stops_naming_az_count(dev_config, project_dir):
+    mocks = RecordingMocks(zone_count=2)
+
+    run = run_program(
+        project_dir / "__main__.py", config=changed(dev_config, azCount=3), mocks=mocks
+    )
+
+    assert isinstance(run.error, StackConfigError)
+    assert run.user_message == (
+        "'lambda-private-db:azCount' asks for 3 zones, but us-east-1 offers 2 (us-east-1a, "
+        "us-east-1b); lower azCount or list the zones in availabilityZones."
+    )
+    assert run.resources == []
+    assert [token for token, _ in run.invokes] == [
+        "aws:index/getAvailabilityZones:getAvailabilityZones"
+    ]
