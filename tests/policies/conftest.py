@@ -56,3 +56,52 @@ def mandatory(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 def advisory(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return [diagnostic for diagnostic in diagnostics if diagnostic.level == "advisory"]
+
+
+def name_of(diagnostic: Diagnostic) -> str:
+    """The resource name at the end of a diagnostic's URN ('' for stack-level diagnostics)."""
+    return diagnostic.urn.rsplit("::", 1)[-1] if diagnostic.urn else ""
+
+
+def expect_violation(
+    diagnostics: list[Diagnostic],
+    policy: str,
+    resource_name: str,
+    fragment: str,
+    *,
+    level: str = "mandatory",
+    also: frozenset[str] = frozenset(),
+) -> Diagnostic:
+    """Exactly one `policy` diagnostic names `resource_name` and says `fragment`, at `level`;
+    no policy outside {policy} | also reports a mandatory violation."""
+    found = [
+        d
+        for d in diagnostics
+        if d.policy == policy and name_of(d) == resource_name and fragment in d.message
+    ]
+    assert len(found) == 1, f"expected one {policy} diagnostic on {resource_name!r} saying " + (
+        f"{fragment!r}; got: {[(d.policy, d.level, name_of(d), d.message) for d in diagnostics]}"
+    )
+    assert found[0].level == level, found[0]
+    stray = {d.policy for d in mandatory(diagnostics)} - {policy} - set(also)
+    assert not stray, f"unexpected mandatory violations from {stray}: {diagnostics}"
+    return found[0]
+
+
+def expect_unverified(
+    diagnostics: list[Diagnostic], policy: str, fragment: str, *, resource_name: str | None = None
+) -> Diagnostic:
+    """An advisory 'could not verify' note from `policy`, and no mandatory violation at all."""
+    found = [
+        d
+        for d in advisory(diagnostics)
+        if d.policy == policy and "could not verify" in d.message and fragment in d.message
+    ]
+    if resource_name is not None:
+        found = [d for d in found if name_of(d) == resource_name]
+    assert len(found) == 1, (
+        f"expected one 'could not verify' note from {policy} saying {fragment!r}; got: "
+        f"{[(d.policy, d.level, name_of(d), d.message) for d in diagnostics]}"
+    )
+    assert not mandatory(diagnostics), mandatory(diagnostics)
+    return found[0]
