@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tools.preview.computed import ACCOUNT_ID
+from tools.preview.computed import ACCOUNT_ID, zone_id
 
 # Zones per region where AWS has more than the usual three.
 _ZONE_LETTERS = {"us-east-1": "abcdef", "us-west-2": "abcd", "ap-northeast-1": "acd"}
@@ -122,7 +122,7 @@ def stack_reference_state(name: str, answers: Answers) -> dict[str, Any]:
 def _availability_zones(args: Mapping[str, Any], region: str) -> dict:
     letters = _ZONE_LETTERS.get(region, "abc")
     zones = [
-        (f"{region}{letter}", _zone_id(region, index + 1)) for index, letter in enumerate(letters)
+        (f"{region}{letter}", zone_id(region, index + 1)) for index, letter in enumerate(letters)
     ]
     excluded_names = set(args.get("excludeNames") or [])
     excluded_ids = set(args.get("excludeZoneIds") or [])
@@ -138,11 +138,6 @@ def _availability_zones(args: Mapping[str, Any], region: str) -> dict:
         "excludeNames": args.get("excludeNames"),
         "excludeZoneIds": args.get("excludeZoneIds"),
     }
-
-
-def _zone_id(region: str, number: int) -> str:
-    parts = region.split("-")
-    return f"{''.join(part[0] for part in parts[:-1])}{parts[-1]}-az{number}"
 
 
 def _caller_identity(args: Mapping[str, Any], region: str) -> dict:

@@ -85,6 +85,10 @@ _EC2_ARN_KIND = {
     "pl": "prefix-list",
 }
 
+# Region name words and the letters AWS zone ids abbreviate them to.
+_DIRECTION_WORDS = re.compile(r"north|south|east|west|central|[a-z]+")
+_DIRECTION_LETTERS = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c"}
+
 _ALNUM_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _ALNUM_LOWER = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ALNUM_MIXED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -559,7 +563,7 @@ def _subnet(f: ResourceFacts) -> dict[str, Any]:
     zone = f.get("availabilityZone", f"{f.region}a")
     return {
         "availabilityZone": zone,
-        "availabilityZoneId": _zone_id(f.region, zone),
+        "availabilityZoneId": zone_id(f.region, _zone_number(zone)),
         "ownerId": f.account,
     }
 
@@ -598,12 +602,21 @@ def _vpc_endpoint(f: ResourceFacts) -> dict[str, Any]:
     }
 
 
-def _zone_id(region: str, zone: str) -> str:
-    """us-east-1b -> use1-az2: AWS maps zone names to ids per account; this is one mapping."""
-    letters = "".join(part[0] for part in region.split("-")[:-1])
-    number = region.split("-")[-1]
-    index = ord(zone[-1]) - ord("a") + 1 if zone and zone[-1].isalpha() else 1
-    return f"{letters}{number}-az{index}"
+def zone_id(region: str, number: int) -> str:
+    """The id of a region's zone number: us-east-1, 2 -> use1-az2, ap-southeast-2, 1 -> apse2-az1.
+
+    AWS maps zone names to ids per account; this is one such mapping, letter a to az1.
+    """
+    area, *directions, index = region.split("-")
+    short = "".join(
+        "".join(_DIRECTION_LETTERS.get(word, word[0]) for word in _DIRECTION_WORDS.findall(part))
+        for part in directions
+    )
+    return f"{area}{short}{index}-az{number}"
+
+
+def _zone_number(zone: str) -> int:
+    return ord(zone[-1]) - ord("a") + 1 if zone and zone[-1].isalpha() else 1
 
 
 def _public_ip(f: ResourceFacts) -> str:

@@ -150,6 +150,19 @@ class RecordingMonitor(mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
         self.lock = threading.Lock()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives: the parent's whole qualified type, the root stack left out.
+
+        MockMonitor keeps only the parent's last type and keeps the stack's; the engine writes
+        urn:pulumi:dev::proj::my:Component$aws:s3/bucket:Bucket::name for a component's child
+        and urn:pulumi:dev::proj::aws:s3/bucket:Bucket::name for a top-level resource.
+        """
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
+
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method's name
         urn = self.make_urn(request.parent, request.type, request.name)
         wire_inputs = _wire(request.object)
@@ -362,4 +375,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK leaves event loops behind whose finalizers fail noisily at interpreter teardown;
+    # the result is written, so this process ends without running them.
+    os._exit(status)

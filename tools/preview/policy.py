@@ -72,8 +72,11 @@ def enforce_packs(
         results = []
         for pack in packs:
             diagnostics: list[Diagnostic] = []
-            for resource in analyzed:
-                if resource.custom:
+            # The engine analyzes each custom resource it registers; a read (a `.get()` or a
+            # stack reference) names a resource that exists already, and is seen only by
+            # stack policies.
+            for recorded, resource in zip(run.resources, analyzed, strict=True):
+                if recorded.custom and recorded.operation == "create":
                     diagnostics.extend(pack.analyze(resource))
             diagnostics.extend(pack.analyze_stack(analyzed))
             results.append(PackResult(pack.info.name, pack.info.version, tuple(diagnostics)))
