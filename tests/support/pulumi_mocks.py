@@ -87,6 +87,9 @@ def _digest(*parts: str, length: int = 17) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers resources with realistic ids and ARNs and invokes from a small table.
 
+    Invoke answers use the engine's camelCase property names (accountId, not account_id): the
+    SDK's typed results read those, and a snake_case key silently comes back as None.
+
     `invoke_answers` maps an invoke token to a dict (or a callable taking the args) that
     overrides or extends the built-in answers; an invoke with no answer fails loudly so that a
     test never passes on a silently empty result.
@@ -114,20 +117,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         builtin = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": {
                 "names": list(self.zones),
-                "zone_ids": [f"use1-az{i + 1}" for i in range(len(self.zones))],
+                "zoneIds": [f"use1-az{i + 1}" for i in range(len(self.zones))],
                 "id": self.region,
                 "state": "available",
             },
             "aws:index/getCallerIdentity:getCallerIdentity": {
-                "account_id": self.account_id,
+                "accountId": self.account_id,
                 "arn": f"arn:{PARTITION}:iam::{self.account_id}:user/deployer",
-                "user_id": "AIDAEXAMPLEDEPLOYER",
+                "userId": "AIDAEXAMPLEDEPLOYER",
                 "id": self.account_id,
             },
             "aws:index/getPartition:getPartition": {
                 "partition": PARTITION,
-                "dns_suffix": "amazonaws.com",
-                "reverse_dns_prefix": "com.amazonaws",
+                "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws",
                 "id": PARTITION,
             },
             "aws:index/getRegion:getRegion": {
