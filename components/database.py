@@ -139,8 +139,9 @@ class DatabaseArgs:
     code: the Lambda code package holding lambda_src (the bootstrap handler).
     db_users: the tiers' database roles; unique names.
     auth_mode: "iam" = end-to-end IAM (clients and proxy authenticate with IAM tokens, no
-        secrets); "secret" = clients use IAM to the proxy, the proxy logs in with a per-user
-        secret the bootstrap fills.
+        secrets); "secret" = the proxy logs in to the database with a per-user secret the
+        bootstrap fills. Either way clients authenticate to the proxy with IAM (iam_auth
+        REQUIRED), so the tiers behind it always use IAM tokens.
     engine_version: "16" or "16.4"; the parameter group family follows the major version.
     instance_class: one of INSTANCE_CLASS_MEMORY_GIB (default db.t4g.micro).
     allocated_storage_gib / max_allocated_storage_gib: gp3 storage and its autoscaling ceiling

@@ -121,7 +121,8 @@ class LambdaTierArgs:
     db_host / db_port / db_name: where to connect (the proxy endpoint, by default).
     proxy_resource_id: the proxy's "prx-..." id, for the rds-db:connect resource.
     auth_mode: "iam" (an IAM token per connection; rds-db:connect) or "secret" (a password
-        from db_secret_arn; GetSecretValue).
+        from db_secret_arn; GetSecretValue). Through the RDS Proxy only "iam" works: the proxy
+        requires IAM from its clients whatever it uses towards the database.
     db_secret_arn: the one secret the function reads, with auth_mode "secret" only.
     endpoint_kind: "proxy" or "instance"; chooses the TLS trust bundle in the function.
     memory_mb / timeout_seconds: the function's size and time limit.
@@ -557,6 +558,12 @@ def validate_lambda_tier_args(args: LambdaTierArgs) -> list[str]:
         problems.append(
             "'db_secret_arn' is required with auth_mode 'secret'; pass the tier's secret ARN "
             "or use auth_mode 'iam'."
+        )
+    elif args.auth_mode == "secret" and args.endpoint_kind == "proxy":
+        problems.append(
+            "'auth_mode' 'secret' cannot log in through the RDS Proxy: DatabaseWithProxy makes "
+            "the proxy require IAM from every client (per-user secrets are only how the proxy "
+            "logs in to the database); use auth_mode 'iam' for tiers behind the proxy."
         )
     elif args.auth_mode == "iam" and args.db_secret_arn is not None:
         problems.append(

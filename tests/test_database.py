@@ -42,14 +42,8 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 
 class DatabaseMocks(RecordingMocks):
-    """The shared mocks, plus the provider's autonaming of RDS Proxies and the caller identity
-    under the engine's camelCase keys (the SDK maps accountId to account_id)."""
-
-    def call(self, args):
-        result = super().call(args)
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            result = {**result, "accountId": self.account_id}
-        return result
+    """The shared mocks, plus the provider's autonaming of RDS Proxies (the target group and
+    the target refer to the proxy by name)."""
 
     def new_resource(self, args):
         if args.typ == PROXY and not args.inputs.get("name"):

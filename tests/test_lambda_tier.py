@@ -38,14 +38,7 @@ POLICY = "aws:iam/policy:Policy"
 
 
 class TierMocks(RecordingMocks):
-    """The shared mocks with the caller identity also under the engine's camelCase key (the SDK
-    maps accountId to account_id), and an alias ARN shaped like Lambda's."""
-
-    def call(self, args):
-        result = super().call(args)
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            result = {**result, "accountId": self.account_id}
-        return result
+    """The shared mocks, with an alias ARN shaped like Lambda's (function ARN:alias name)."""
 
     def new_resource(self, args):
         resource_id, state = super().new_resource(args)
@@ -305,7 +298,8 @@ def test_role_trusts_lambda_only(sqs_run):
 
 
 def test_secret_mode_reads_the_one_secret_instead_of_connecting_with_iam():
-    run = _run_tier(auth_mode="secret", db_secret_arn=SECRET_ARN)
+    # A password works only straight to the instance; the proxy requires IAM from clients.
+    run = _run_tier(auth_mode="secret", db_secret_arn=SECRET_ARN, endpoint_kind="instance")
     statements = _statements(run)
     assert "ConnectAsTierUser" not in statements
     assert statements["ReadTierSecret"]["Action"] == "secretsmanager:GetSecretValue"
@@ -313,6 +307,7 @@ def test_secret_mode_reads_the_one_secret_instead_of_connecting_with_iam():
     variables = run.one(FUNCTION).inputs["environment"]["variables"]
     assert variables["DB_AUTH_MODE"] == "secret"
     assert variables["DB_SECRET_ARN"] == SECRET_ARN
+    assert variables["DB_ENDPOINT_KIND"] == "instance"
 
 
 def test_sqs_trigger_queues_are_encrypted_with_redrive_and_visibility(sqs_run):
@@ -442,6 +437,7 @@ def _valid_args(**overrides) -> dict:
         ({"auth_mode": "password"}, "auth_mode", "'password'"),
         ({"auth_mode": "secret"}, "db_secret_arn", "required"),
         ({"db_secret_arn": SECRET_ARN}, "db_secret_arn", "auth_mode is 'iam'"),
+        ({"auth_mode": "secret", "db_secret_arn": SECRET_ARN}, "auth_mode", "require IAM"),
         ({"endpoint_kind": "cluster"}, "endpoint_kind", "'cluster'"),
         ({"app_subnet_ids": ["subnet-a"]}, "app_subnet_ids", "got 1"),
         ({"memory_mb": 64}, "memory_mb", "got 64"),
