@@ -7,7 +7,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -135,6 +135,9 @@ class Network(pulumi.ComponentResource):
         plan = args.subnet_plan
         zones = args.availability_zones
         child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOptions(parent=self)
+        account_id = aws.get_caller_identity(opts=invoke).account_id
+        partition = aws.get_partition(opts=invoke)
 
         def tags(label: str, **extra: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{name}-{label}", **extra}
@@ -279,7 +282,8 @@ class Network(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{name}-endpoint-{service.replace('.', '-')}",
                 vpc_id=vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                # com.amazonaws.<region>.<service>; cn.com.amazonaws... in the China partition.
+                service_name=f"{partition.reverse_dns_prefix}.{args.region}.{service}",
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
                 subnet_ids=app_subnet_ids,
@@ -299,7 +303,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
-        self._flow_logs(name, vpc, args, tags)
+        self._flow_logs(name, vpc, args, tags, account_id, partition.partition)
 
         self.vpc_id = vpc.id
         self.cidr_block = vpc.cidr_block
@@ -321,11 +325,16 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, args: NetworkArgs, tags) -> None:
+    def _flow_logs(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        args: NetworkArgs,
+        tags: Callable[[str], dict[str, str]],
+        account_id: str,
+        partition: str,
+    ) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        account_id = aws.get_caller_identity(opts=invoke).account_id
-        partition = aws.get_partition(opts=invoke).partition
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",

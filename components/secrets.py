@@ -108,7 +108,8 @@ class Secrets(pulumi.ComponentResource):
         super().__init__("lambda-private-db:secrets:Secrets", name, None, opts)
         invoke = pulumi.InvokeOptions(parent=self)
         self.account_id = aws.get_caller_identity(opts=invoke).account_id
-        self.partition = aws.get_partition(opts=invoke).partition
+        partition = aws.get_partition(opts=invoke)
+        self.partition = partition.partition
         self.region = args.region
 
         key = aws.kms.Key(
@@ -119,7 +120,13 @@ class Secrets(pulumi.ComponentResource):
             enable_key_rotation=True,
             rotation_period_in_days=args.rotation_period_days,
             deletion_window_in_days=args.deletion_window_days,
-            policy=key_policy(self.account_id, self.partition, args.region, args.services),
+            policy=key_policy(
+                self.account_id,
+                self.partition,
+                args.region,
+                args.services,
+                dns_suffix=partition.dns_suffix,
+            ),
             tags={**args.tags, "Name": f"{name}-key"},
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -176,12 +183,20 @@ def validate_secrets_args(args: SecretsArgs) -> list[str]:
     return problems
 
 
-def key_policy(account_id: str, partition: str, region: str, services: Sequence[str]) -> str:
+def key_policy(
+    account_id: str,
+    partition: str,
+    region: str,
+    services: Sequence[str],
+    *,
+    dns_suffix: str = "amazonaws.com",
+) -> str:
     """The key policy: administration by the account, use only through the listed services
-    for principals of this account, and CloudWatch Logs for this account's log groups."""
+    for principals of this account, and CloudWatch Logs for this account's log groups.
+    `dns_suffix` is the partition's (amazonaws.com.cn in China)."""
     account_root = f"arn:{partition}:iam::{account_id}:root"
     log_groups = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-    via_services = [f"{service}.{region}.amazonaws.com" for service in services]
+    via_services = [f"{service}.{region}.{dns_suffix}" for service in services]
     statements = [
         {
             # Without this the account could lose control of the key: IAM policies decide
@@ -226,7 +241,7 @@ def key_policy(account_id: str, partition: str, region: str, services: Sequence[
             # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
             "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
             "Effect": "Allow",
-            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Principal": {"Service": f"logs.{region}.{dns_suffix}"},
             "Action": [
                 "kms:Encrypt*",
                 "kms:Decrypt*",
