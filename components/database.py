@@ -398,6 +398,8 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
+            # A fixed identifier: destroying a recreated instance fails while the snapshot of
+            # the previous one still exists under it; delete or rename that snapshot first.
             final_snapshot_identifier=(
                 None if args.skip_final_snapshot else f"{name}-postgres-final"
             ),
@@ -621,6 +623,8 @@ class DatabaseWithProxy(pulumi.ComponentResource):
         event_json = pulumi.Output.json_dumps(event)
         # CREATE_ONLY runs the bootstrap on creation and whenever a trigger changes (the event or
         # the code), which replaces the invocation; the SQL is idempotent, so a rerun is safe.
+        # It never runs otherwise: a role dropped by hand comes back only with the next change,
+        # and the role of a removed tier stays in the database until dropped by hand.
         self.bootstrap_invocation = aws.lambda_.Invocation(
             f"{name}-bootstrap-run",
             function_name=self.bootstrap_function.name,
