@@ -73,9 +73,6 @@ def main() -> None:
                 db_port=database.port,
                 db_name=database.database_name,
                 proxy_resource_id=database.proxy_resource_id,
-                db_secret_arn=(
-                    database.user_secret_arns[args.db_user] if args.auth_mode == "secret" else None
-                ),
             ),
         )
         for name, args in plan.tiers.items()
@@ -200,8 +197,9 @@ def _tier_args(
         db_port=config.database.port,
         db_name=config.database.name,
         proxy_resource_id=_PENDING,
-        auth_mode=config.database.auth_mode,
-        db_secret_arn=_PENDING if config.database.auth_mode == "secret" else None,
+        # Functions always reach the proxy with IAM tokens; dbAuthMode only decides how the
+        # proxy logs in to the database (IAM end to end, or the per-tier secrets).
+        auth_mode="iam",
         memory_mb=tier.memory_mb,
         timeout_seconds=tier.timeout_seconds,
         reserved_concurrency=tier.reserved_concurrency,

@@ -211,7 +211,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "dbAuthMode",
         "string",
         "iam",
-        "iam: end-to-end IAM auth through the proxy; secret: per-tier Secrets Manager secrets.",
+        "How RDS Proxy logs in to the database: iam (end-to-end IAM) or secret (per-tier "
+        "Secrets Manager secrets); functions always use IAM to the proxy.",
     ),
     ConfigKey(
         "dbPerformanceInsightsRetentionDays",
