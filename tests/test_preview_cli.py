@@ -38,8 +38,12 @@ class Preview:
         self.document: dict[str, Any] = json.loads(self.json_text) if self.json_text else {}
         self.graph = graph_path.read_text() if graph_path.exists() else ""
 
-    def resource(self, name: str) -> dict[str, Any]:
-        found = [r for r in self.document["resources"] if r["name"] == name]
+    def resource(self, name: str, type_: str | None = None) -> dict[str, Any]:
+        found = [
+            r
+            for r in self.document["resources"]
+            if r["name"] == name and type_ in (None, r["type"])
+        ]
         assert len(found) == 1, f"expected one resource named {name!r}, got {len(found)}"
         return found[0]
 
@@ -410,3 +414,58 @@ def test_preview_unknown_stack_file_value_type_exits_2(tmp_path):
     assert preview.status == 2
     assert "'bucket-app:versioned' is declared as boolean" in preview.stderr
     assert "'maybe'" in preview.stderr
+
+
+# This repository's dev stack, with its own policy pack
+
+
+@pytest.fixture(scope="module")
+def dev_existing(tmp_path_factory) -> Preview:
+    return run_preview(tmp_path_factory.mktemp("dev-existing"), "--stack", "dev")
+
+
+@pytest.fixture(scope="module")
+def dev_new(tmp_path_factory) -> Preview:
+    return run_preview(tmp_path_factory.mktemp("dev-new"), "--stack", "dev", "--new-stack")
+
+
+def _unknowns_without_dependency(preview: Preview) -> list[str]:
+    """Unknown inputs that no other resource feeds: a first preview has none of those."""
+    orphans = []
+    for resource in preview.document["resources"]:
+        for key, value in resource["inputs"].items():
+            fed = resource["propertyDependencies"].get(key)
+            if _unknown_paths(value, key) and not fed:
+                orphans.append(f"{resource['name']}.{key}")
+    return orphans
+
+
+def test_preview_dev_stack_passes_its_policy_pack(dev_existing):
+    summary = dev_existing.document["summary"]
+
+    assert dev_existing.status == 0, dev_existing.stderr
+    assert summary["mandatory"] == 0
+    assert summary["policyPacks"] == ["lambda-private-db-guardrails@0.1.0"]
+    assert summary["create"] == len(
+        [r for r in dev_existing.document["resources"] if not r["type"].startswith("pulumi:prov")]
+    )
+    assert dev_existing.unknown_inputs() == set()
+
+
+def test_preview_dev_stack_new_stack_unknowns_flow_from_resources(dev_new, dev_existing):
+    proxy = dev_new.resource("database-proxy", "aws:rds/proxy:Proxy")
+    existing_proxy = dev_existing.resource("database-proxy", "aws:rds/proxy:Proxy")
+
+    assert dev_new.status == 0, dev_new.stderr
+    assert _unknowns_without_dependency(dev_new) == []
+    assert proxy["inputs"]["roleArn"] == UNKNOWN
+    assert re.fullmatch(r"arn:aws:iam::123456789012:role/.+", existing_proxy["inputs"]["roleArn"])
+    # What the program wrote itself is known in both modes.
+    assert proxy["inputs"]["requireTls"] is True
+    assert proxy["inputs"]["engineFamily"] == existing_proxy["inputs"]["engineFamily"]
+    assert dev_new.resource("network-vpc")["inputs"]["cidrBlock"] == "10.20.0.0/16"
+
+
+def test_preview_fixture_new_stack_unknowns_flow_from_resources(bucket_new, component_new):
+    assert _unknowns_without_dependency(bucket_new) == []
+    assert _unknowns_without_dependency(component_new) == []

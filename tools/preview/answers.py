@@ -91,7 +91,11 @@ def load_answers(path: Path) -> Answers:
 
 
 def answer_invoke(token: str, args: Mapping[str, Any], region: str, answers: Answers) -> dict:
-    """The result of one invoke: the user's answer first, then the built-in table."""
+    """The result of one invoke: the user's answer first, then the built-in table.
+
+    A user's answer is a fixed result: it does not vary with the call's arguments, so a
+    program calling one function with different arguments gets the same answer each time.
+    """
     if token in answers.invokes:
         return dict(answers.invokes[token])
     builtin = BUILTIN_INVOKES.get(token)

@@ -81,7 +81,13 @@ class ResourceClasses:
 
 
 class PreviewMocks(mocks.Mocks):
-    """Answers registrations as a provider would during a preview of a new or existing stack."""
+    """Answers registrations as a provider would during a preview of a new or existing stack.
+
+    Known limits: no provider Check runs, so a value the provider would reject (a bad CIDR, an
+    unknown instance class) passes here; auto-naming is the only planning step imitated. The
+    SDK's MockMonitor runs no resource transforms and cannot construct remote (multi-language)
+    components, so a program relying on either previews differently or fails.
+    """
 
     def __init__(
         self, *, new_stack: bool, region: str, answers: Answers, classes: ResourceClasses
