@@ -628,17 +628,23 @@ def _schema_problems(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[
     for error in sorted(
         validator.iter_errors(properties), key=lambda e: [str(p) for p in e.absolute_path]
     ):
-        path = [str(part) for part in error.absolute_path]
-        if error.validator == "required" and not path:
+        if error.validator == "required" and not error.absolute_path:
             for key in error.validator_value:
                 if key not in properties:
                     problems.append((policy.name, key, "is required and has no default; set it"))
             continue
-        key = ".".join(path)
+        key = _key_path(error.absolute_path)
         expected = _expectation(error.schema)
         text = f"{error.message}; expected {expected}" if expected else error.message
         problems.append((policy.name, key, text))
     return problems
+
+
+def _key_path(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
 
 
 def _expectation(schema: Any) -> str:
