@@ -380,7 +380,11 @@ def load_stack_config() -> StackConfig:
 
 def resolve_availability_zones(config: StackConfig) -> StackConfig:
     """The config with its zones filled in: the listed ones, or the region's first `azCount`
-    standard zones (Local and Wavelength Zones need an opt-in and host no RDS Proxy)."""
+    standard zones (Local and Wavelength Zones need an opt-in and host no RDS Proxy).
+
+    Discovery goes by name order. Names map to different physical zones in each account, and
+    whether a zone offers the instance class is not checked; listing the zones is the way to
+    choose them."""
     if config.network.availability_zones:
         return config
     wanted = config.network.az_count

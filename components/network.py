@@ -292,6 +292,8 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Only the DB port in from the app subnets and the answers back: anything the instance
+        # itself would open (the aws_lambda or aws_s3 extensions, say) is dropped here.
         ingress, egress = data_acl_entries(plan.app, args.db_port)
         aws.ec2.NetworkAcl(
             f"{name}-data-acl",
@@ -513,7 +515,8 @@ def app_subnet_ip_need(
     Every tier has its own security group, and the bootstrap function another
     (`extra_function_count`), so each is one Hyperplane ENI per subnet, doubled for the
     replacement ENI during updates; then the proxy's addresses and one ENI per interface
-    endpoint.
+    endpoint. Lambda adds ENIs to a combination only past tens of thousands of connections,
+    which this does not count: a subnet sized at exactly this need has no room for that.
     """
     if tier_count < 0 or extra_function_count < 0 or endpoint_service_count < 0:
         raise ValueError("tier, function and endpoint counts cannot be negative")
@@ -695,7 +698,10 @@ def data_acl_entries(
 
 
 def flow_logs_role_policy(log_group_arn: str) -> str:
-    """The flow-logs role may write to its own log group and nowhere else."""
+    """The flow-logs role may write to its own log group and nowhere else.
+
+    AWS's documented policy also lists logs:CreateLogGroup and logs:DescribeLogGroups; the group
+    exists before the flow log, so they are left out. Not yet tried against a real account."""
     return json.dumps(
         {
             "Version": "2012-10-17",

@@ -169,6 +169,25 @@ def test_pulumi_yaml_defaults_pass_the_programs_own_checks(project_dir: Path):
     assert parse(config).network.vpc_cidr == "10.20.0.0/16"
 
 
+def test_readme_documents_every_key_and_tier_field_with_its_default(project_dir: Path):
+    readme = (project_dir / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in section.splitlines()
+        if line.startswith("| `")
+    }
+
+    for key in CONFIG_KEYS:
+        assert key.name in rows, key.name
+        if key.type in ("string", "integer"):
+            assert f"`{key.default}`" in rows[key.name], key.name
+        elif key.type == "boolean":
+            assert f"`{str(key.default).lower()}`" in rows[key.name], key.name
+    for field_name in TIER_FIELDS:
+        assert field_name in rows, field_name
+
+
 # --- invalid configs through the real program ------------------------------------------------
 
 
