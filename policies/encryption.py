@@ -82,6 +82,8 @@ def customer_managed_key_findings(
             f"so AWS uses its managed key. {fix}"
         )
         return
+    # Limit: an AWS-managed key named by its key ARN or ID (not its alias) looks like any other
+    # key and passes; only the alias form (alias/aws/...) is recognized.
     if matches_any(str(value), config.strings("awsManagedKeyPatterns")):
         yield violation(
             f"{resource_label} must encrypt with a customer-managed KMS key: {prop} is "
@@ -310,6 +312,8 @@ def rds_proxy_require_tls(props: dict[str, Any], resource_label: str, config: Co
 
 
 def postgres_force_ssl(view: StackView, config: Config) -> Iterator[tuple[PolicyResource, Finding]]:
+    # Limit: only aws.rds.Instance with engine "postgres" is checked; Aurora PostgreSQL sets
+    # rds.force_ssl in a cluster parameter group, which this policy does not read.
     required_min_version = config.get("sslMinProtocolVersion")
     for resource in view.of_type(RDS_INSTANCE):
         props = view.props(resource)

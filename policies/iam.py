@@ -129,7 +129,10 @@ def parse_documents(
 
 
 def allow_statements(document: dict) -> Iterator[tuple[str, dict]]:
-    """Allow statements with a name for messages: their Sid, or their position."""
+    """Allow statements with a name for messages: their Sid, or their position.
+
+    Limit: Condition blocks are not evaluated, so a wildcard narrowed by a condition still fails.
+    """
     statements = document.get("Statement")
     for index, statement in enumerate(as_list(statements), start=1):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":

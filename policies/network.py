@@ -458,8 +458,9 @@ def _db_rule_findings(
         ]
         if not strangers:
             continue
-        # Inline rules share one dependency list for the whole `ingress` property; a stranger
-        # in it proves a violation only when every group-based inline rule opens the port.
+        # Limit: inline rules share one dependency list for the whole `ingress` property, so a
+        # referenced group cannot be tied to one rule. A stranger in it proves a violation only
+        # when every group-based inline rule opens the port; otherwise this is only a note.
         if rule.owner is group and len(inline_with_groups) > len(
             [r for r in inline_with_groups if _admits(r, port)]
         ):

@@ -144,7 +144,7 @@ def rds_instance_multi_az(props: dict[str, Any], resource_label: str, config: Co
     elif not truthy(multi_az):
         yield violation(
             f"{resource_label} must run a standby in a second availability zone: multiAz is "
-            f"{multi_az!r}; set multiAz to true (the prod stack makes this policy mandatory)."
+            f"{multi_az!r}; set multiAz to true."
         )
 
 

@@ -173,6 +173,11 @@ class CouldNotVerify(UnknownValueError):
     advisory policy) means a mandatory policy never passes silently on an unknown value, can
     never turn an unknown into a false mandatory violation, and cannot have its "could not
     verify" notes switched off apart from the policy itself.
+
+    Limit: the SDK words the note "can't run policy '<name>' from policy pack '<pack>@v0.0.1'
+    during preview: <our message>" (the Python SDK always says v0.0.1), also when the cause is a
+    resource outside the stack during an update; and a stack policy's note carries no URN, so
+    our message names the resource instead.
     """
 
     def __init__(self, messages: Sequence[str]) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from tests.policies.conftest import expect_unverified, expect_violation, mandatory, of_policy
+from tests.policies.conftest import (
+    PACK_DIR,
+    expect_unverified,
+    expect_violation,
+    mandatory,
+    of_policy,
+)
 from tests.policies.factory import REGION, added, baseline, changed
-from tools.analyzer import UNKNOWN
+from tools.analyzer import UNKNOWN, load_policy_config
 
 
 def one_zone(first_preview: bool = False):
@@ -189,3 +195,14 @@ def test_rds_instance_multi_az_other_type_not_applicable(pack):
     assert (
         "rds-instance-multi-az" in pack.process.analyze_result(baseline()["proxy"]).not_applicable
     )
+
+
+def test_rds_instance_multi_az_prod_config_file_makes_it_mandatory(pack):
+    prod_config = load_policy_config(PACK_DIR / "prod-config.json")
+    stack = changed(baseline(), "db", multiAz=False)
+
+    with pack.configured(prod_config) as effective:
+        diagnostics = pack.run(stack)
+
+    assert effective["rds-instance-multi-az"]["enforcementLevel"] == "mandatory"
+    expect_violation(diagnostics, "rds-instance-multi-az", "db", "multiAz is False")
