@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format
 from pulumi import _types
-from pulumi.runtime import mocks, settings
+from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.sync_await import _sync_await
@@ -106,10 +106,10 @@ class PreviewMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         urn: str = self.current.urn
         wire_inputs: dict[str, Any] = self.current.wire_inputs
-        reading = args.resource_id is not None and args.resource_id != "" and not args.custom
         if args.typ == STACK_REFERENCE_TYPE:
             return args.resource_id or "", stack_reference_state(args.inputs["name"], self.answers)
-        if args.custom is False and not reading:
+        # A component has no provider state; ReadResource passes custom=None, never False.
+        if args.custom is False:
             return "", {}
 
         state = dict(args.inputs)
@@ -131,6 +131,10 @@ class PreviewMocks(mocks.Mocks):
             return "", state
         resource_id, computed = computed_values(facts, declared_outputs, input_names)
         state.update(computed)
+        # The engine marks the outputs a resource class lists as secret (a password, say).
+        for key in getattr(self.current, "secret_outputs", ()):
+            if key in state and not rpc.is_rpc_secret(state[key]):
+                state[key] = rpc.wrap_rpc_secret(state[key])
         return args.resource_id or resource_id, state
 
 
@@ -174,6 +178,7 @@ class RecordingMonitor(mocks.MockMonitor):
         wire_inputs = _wire(request.object)
         self.preview_mocks.current.urn = urn
         self.preview_mocks.current.wire_inputs = wire_inputs
+        self.preview_mocks.current.secret_outputs = tuple(request.additionalSecretOutputs)
         response = super().RegisterResource(request)
         inputs = {**wire_inputs, **self.preview_mocks.plan_inputs.get(urn, {})}
         self._record(request, urn, response.id, inputs, operation="create")
@@ -184,6 +189,7 @@ class RecordingMonitor(mocks.MockMonitor):
         wire_inputs = _wire(request.properties)
         self.preview_mocks.current.urn = urn
         self.preview_mocks.current.wire_inputs = wire_inputs
+        self.preview_mocks.current.secret_outputs = tuple(request.additionalSecretOutputs)
         response = super().ReadResource(request)
         self._record(request, urn, request.id, wire_inputs, operation="read")
         return response
