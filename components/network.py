@@ -233,6 +233,14 @@ class Network(pulumi.ComponentResource):
                 )
                 public_subnets.append(subnet)
 
+        if len(nat_gateways) == 1 and len(zones) > 1:
+            pulumi.log.warn(
+                f"All {len(zones)} zones leave the VPC through the one NAT gateway in {zones[0]}; "
+                "an outage there cuts every function's internet egress. Use natStrategy per-az "
+                "where that matters.",
+                resource=self,
+            )
+
         # One route table per zone, so that with per-az NAT each zone leaves through its own
         # gateway and a zone outage does not cut the others off.
         for index, zone in enumerate(zones):

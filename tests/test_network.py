@@ -318,6 +318,15 @@ def test_network_single_nat_serves_every_app_zone(single_nat):
     assert [r.inputs["gatewayId"] for r in igw_route] == [single_nat.one(IGW).id]
 
 
+def test_network_single_nat_warns_that_every_zone_depends_on_one_gateway(single_nat):
+    warnings = [message for level, message in single_nat.logs if level == "warning"]
+
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        f"All 2 zones leave the VPC through the one NAT gateway in {ZONES[0]}"
+    )
+
+
 def test_network_per_az_nat_routes_each_zone_through_its_own_gateway():
     zones = (f"{REGION}a", f"{REGION}b", f"{REGION}c")
     run = build_network(network_args("per-az", zones=zones))
@@ -343,6 +352,7 @@ def test_network_without_nat_has_no_public_path_at_all():
     assert _subnets(run, "public") == []
     assert run.of_type(ROUTE) == []
     assert run.result["public"] == []
+    assert not [message for level, message in run.logs if level == "warning"]
 
 
 def test_network_endpoints_use_private_dns_in_app_subnets_behind_their_group(single_nat):
