@@ -24,8 +24,6 @@ from components.network import (
     public_subnet_count,
 )
 
-PROJECT = "lambda-private-db"
-
 HANDLERS = {
     "writer": "lambda_src.handlers.writer.handler",
     "reader": "lambda_src.handlers.reader.handler",
@@ -525,9 +523,9 @@ class _Reader:
                     f"write it like {default}."
                 )
                 return default
-        return self._check_range(self.key(name), value, low=low, high=high, choices=choices)
+        return self.check_range(self.key(name), value, low=low, high=high, choices=choices)
 
-    def _check_range(
+    def check_range(
         self,
         label: str,
         value: int,
@@ -786,7 +784,7 @@ def _read_tier(
         if isinstance(value, bool) or not isinstance(value, int):
             reader.problem(f"{field_key(field_name)} must be a whole number, got {value!r}.")
             return int(TIER_FIELDS[field_name])
-        return reader._check_range(field_key(field_name), value, low=low, high=high)
+        return reader.check_range(field_key(field_name), value, low=low, high=high)
 
     def flag(field_name: str) -> bool:
         value = entry.get(field_name, TIER_FIELDS[field_name])
