@@ -12,7 +12,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.database import INSTANCE_CLASS_MEMORY_GIB, proxy_connection_budget
+from components.database import (
+    INSTANCE_CLASS_MEMORY_GIB,
+    SUPPORTED_MAJOR_VERSIONS,
+    proxy_connection_budget,
+)
 from components.network import (
     LOG_RETENTION_DAYS,
     MIN_AVAILABILITY_ZONES,
@@ -658,6 +662,12 @@ def _read_database(reader: _Reader) -> DatabaseConfig:
         reader.problem(
             f"{reader.key('dbEngineVersion')} must be a PostgreSQL version such as 16 or 16.4, "
             f"got {engine_version!r}."
+        )
+    elif int(engine_version.split(".")[0]) not in SUPPORTED_MAJOR_VERSIONS:
+        reader.problem(
+            f"{reader.key('dbEngineVersion')} {engine_version} is not a major version RDS Proxy "
+            f"and RDS both offer ({SUPPORTED_MAJOR_VERSIONS.start}-"
+            f"{SUPPORTED_MAJOR_VERSIONS.stop - 1}); pick one of those."
         )
     instance_class = reader.string("dbInstanceClass")
     if instance_class not in INSTANCE_CLASS_MEMORY_GIB:

@@ -245,6 +245,11 @@ INVALID_CONFIGS = {
         "kmsDeletionWindowDays",
         "got 3",
     ),
+    "engine-version": (
+        lambda c: changed(c, dbEngineVersion="12.7"),
+        "dbEngineVersion",
+        "12.7",
+    ),
     "instance-class": (
         lambda c: changed(c, dbInstanceClass="db.x9.huge"),
         "dbInstanceClass",
