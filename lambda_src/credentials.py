@@ -124,6 +124,7 @@ class SecretsManagerReader:
         self._connect_timeout_seconds = connect_timeout_seconds
         self._read_timeout_seconds = read_timeout_seconds
         self._max_attempts = max_attempts
+        self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[float, float, int], Any] = {}
 
     def read_json(self, secret_arn: str, deadline: Deadline) -> dict[str, Any] | None:
@@ -180,6 +181,10 @@ class SecretsManagerReader:
             raise _unreachable(secret_arn, "write", timeouts, exc) from exc
 
     def _client(self, deadline: Deadline, secret_arn: str) -> tuple[Any, tuple[float, float, int]]:
+        # A boto3 Session takes a few hundred milliseconds to build; it is made once, before
+        # the timeouts are worked out from the time left, and shared by every client.
+        if self._session is None:
+            self._session = boto3.session.Session()
         timeouts = self._timeouts_within(deadline.remaining(), secret_arn)
         client = self._clients.get(timeouts)
         if client is None:
@@ -191,9 +196,7 @@ class SecretsManagerReader:
             )
             # The endpoint comes from standard configuration: in a VPC without NAT that is the
             # interface endpoint's private DNS; AWS_ENDPOINT_URL_SECRETS_MANAGER overrides it.
-            client = boto3.session.Session().client(
-                "secretsmanager", region_name=self._region, config=config
-            )
+            client = self._session.client("secretsmanager", region_name=self._region, config=config)
             self._clients[timeouts] = client
         return client, timeouts
 
@@ -206,8 +209,8 @@ class SecretsManagerReader:
         if budget_seconds >= full_schedule:
             return (self._connect_timeout_seconds, self._read_timeout_seconds, self._max_attempts)
         # Not enough time for the full schedule: a single try whose timeouts share what is
-        # left (keeping 10 % for handling the answer).
-        usable = budget_seconds * 0.9
+        # left, keeping a fifth for building the client, signing and handling the answer.
+        usable = budget_seconds * 0.8
         if usable < SECRETS_MIN_CALL_SECONDS:
             raise DeadlineExceededError(
                 f"Only {budget_seconds:.2f} s of the invocation is left, too little to read "

@@ -23,6 +23,7 @@ from lambda_src.errors import (
 from lambda_src.invocation import Deadline
 from lambda_src.logs import LOGGER_NAME, log_event
 from lambda_src.resilience import (
+    BreakerState,
     CircuitBreaker,
     Failure,
     FailureKind,
@@ -130,6 +131,14 @@ class Database:
                     latency_ms=latency_ms,
                     breaker_state=self.breaker.state.value,
                 )
+                if self.breaker.state is BreakerState.OPEN:
+                    raise CircuitOpenError(
+                        f"The database at {self._where()} failed "
+                        f"{self.breaker.failure_threshold} times in a row "
+                        f"(last: {_describe(failure, exc)}); the circuit breaker opened and "
+                        f"calls fail fast for {self.breaker.cooldown_seconds:.0f} s.",
+                        sqlstate=failure.sqlstate,
+                    ) from exc
                 if attempt == policy.max_attempts:
                     raise TransientDatabaseError(
                         f"The database at {self._where()} still failed after {attempt} attempts "

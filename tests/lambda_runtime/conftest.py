@@ -12,6 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lambda_src import database as database_module
+from lambda_src import invocation as invocation_module
 from lambda_src.credentials import SecretsManagerReader
 from lambda_src.database import Database
 from lambda_src.handlers.bootstrap import parse_event, run_bootstrap
@@ -22,6 +23,7 @@ from .helpers import (
     REGION,
     SECRET_VALUES,
     create_login_role,
+    db_environ,
     new_password,
     remember_secret,
     settings_for,
@@ -198,6 +200,27 @@ def app_database(postgres: PostgresServer, tls: TlsFiles, aws_environment: None)
 
 
 @pytest.fixture
+def use_role(
+    monkeypatch: pytest.MonkeyPatch, postgres: PostgresServer, tls: TlsFiles, app_database
+):
+    """Point the handlers' environment at `app_database` as one of its roles."""
+
+    def use(user: str, secret_arn: str) -> None:
+        environ = db_environ(
+            host="localhost",
+            port=postgres.port,
+            database=app_database.name,
+            user=user,
+            ca_bundle=tls.trusted_bundle,
+            secret_arn=secret_arn,
+        )
+        for key, value in environ.items():
+            monkeypatch.setenv(key, value)
+
+    return use
+
+
+@pytest.fixture
 def serving_certificate(postgres: PostgresServer, tls: TlsFiles):
     """Make the server present another certificate for the duration of a `with` block."""
 
@@ -215,6 +238,7 @@ def serving_certificate(postgres: PostgresServer, tls: TlsFiles):
 @pytest.fixture(autouse=True)
 def fresh_execution_environment() -> Iterator[None]:
     """Each test starts like a new Lambda execution environment (no shared connection)."""
+    invocation_module._cold_start = True
     yield
     shared = database_module._shared
     if shared is not None:

@@ -111,3 +111,40 @@ def terminate_backends(admin: pg8000.native.Connection, user: str) -> int:
 
 def close_quietly(database: Database) -> None:
     database.close()
+
+
+def http_event(
+    path: str, query: dict[str, str] | None = None, method: str = "GET"
+) -> dict[str, object]:
+    """An API Gateway HTTP API event, payload format 2.0, for the $default route."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "queryStringParameters": query,
+        "requestContext": {"http": {"method": method, "path": path}},
+    }
+
+
+def sqs_event(*bodies: str, ids: list[str] | None = None) -> dict[str, object]:
+    """An SQS event with one record per body."""
+    ids = ids or [str(uuid.uuid4()) for _ in bodies]
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"handle-{message_id}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for message_id, body in zip(ids, bodies, strict=True)
+        ]
+    }
+
+
+def events_of(caplog, name: str) -> list:
+    """The captured library records whose structured `event` is `name`."""
+    return [r for r in caplog.records if getattr(r, "event", None) == name]

@@ -1,5 +1,6 @@
 """Local TCP endpoints that misbehave on purpose: one never answers, one never accepts."""
 
+import contextlib
 import socket
 import threading
 
@@ -29,6 +30,9 @@ class SilentListener:
 
     def close(self) -> None:
         self._closed.set()
+        # shutdown() wakes the thread blocked in accept(); close() alone would not on Linux.
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
         self._server.close()
         self._thread.join(timeout=5)
         for connection in self._held:

@@ -142,6 +142,9 @@ class PostgresServer:
             "synchronous_standby_names": "'phantom_standby'",
             "synchronous_commit": "local",
             "log_min_messages": "warning",
+            # Statement logging is off, but a test may turn it on for one role and then read
+            # which statements that role's sessions sent; the prefix names the role.
+            "log_line_prefix": "'%m [%p] %u@%d '",
             "ssl": "on" if self.certificate else "off",
         }
         if self.certificate is not None:

@@ -1,0 +1,372 @@
+"""One reused connection; recovery from terminated backends, restarts, stalls and overload."""
+
+import json
+import os
+import random
+import re
+import signal
+import time
+
+import pg8000.native
+import pytest
+from pg8000.exceptions import DatabaseError
+
+from lambda_src.database import Database
+from lambda_src.errors import (
+    CircuitOpenError,
+    DeadlineExceededError,
+    TransientDatabaseError,
+)
+from lambda_src.handlers import reader, writer
+from lambda_src.invocation import Deadline
+from lambda_src.resilience import BreakerState, CircuitBreaker, RetryPolicy
+from lambda_src.tls import verified_ssl_context
+
+from .helpers import (
+    FakeLambdaContext,
+    RecordedSleep,
+    backend_pids,
+    create_login_role,
+    events_of,
+    http_event,
+    new_password,
+    settings_for,
+    sqs_event,
+    terminate_backends,
+    unique_name,
+)
+from .net_faults import SilentListener
+
+WARM_INVOCATIONS = 1000
+
+
+@pytest.fixture
+def item_id(postgres, app_database) -> int:
+    admin = postgres.admin(app_database.name)
+    try:
+        rows = admin.run(
+            "INSERT INTO app.items (idempotency_key, payload) VALUES (:k, '{\"n\": 1}') "
+            "RETURNING id",
+            k=unique_name("seed"),
+        )
+    finally:
+        admin.close()
+    return rows[0][0]
+
+
+def _reader_database(postgres, tls, app_database, **options) -> Database:
+    settings = settings_for(
+        host="localhost",
+        port=postgres.port,
+        database=app_database.name,
+        user=app_database.reader_user,
+        ca_bundle=tls.trusted_bundle,
+        secret_arn=app_database.reader_secret_arn,
+    )
+    return Database(settings, **options)
+
+
+def test_database_warm_invocations_share_one_server_connection(
+    postgres, app_database, use_role, item_id, caplog
+):
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+    event = http_event(f"/items/{item_id}")
+    admin = postgres.admin()
+    try:
+        first = reader.handler(event, FakeLambdaContext())
+        assert first["statusCode"] == 200
+        pids_after_first = backend_pids(admin, app_database.reader_user)
+
+        started = time.perf_counter()
+        for _ in range(WARM_INVOCATIONS - 1):
+            response = reader.handler(event, FakeLambdaContext())
+            assert response["statusCode"] == 200
+        elapsed_seconds = time.perf_counter() - started
+
+        pids_after_all = backend_pids(admin, app_database.reader_user)
+    finally:
+        admin.close()
+
+    assert len(pids_after_first) == 1
+    assert pids_after_all == pids_after_first
+    assert len(events_of(caplog, "db.connected")) == 1
+    assert len(events_of(caplog, "secret.read")) == 1
+    transactions = events_of(caplog, "db.transaction")
+    assert len(transactions) == WARM_INVOCATIONS
+    assert [r.cold_start for r in transactions[:2]] == [True, False]
+    assert len({r.request_id for r in transactions}) == WARM_INVOCATIONS
+    # Not a benchmark (see bench/), only a guard against something pathological such as a
+    # reconnect per invocation, which costs a TLS handshake and a SCRAM exchange each time.
+    assert elapsed_seconds < 60
+
+
+def test_database_backend_terminated_between_invocations_next_succeeds(
+    postgres, app_database, use_role, item_id, caplog
+):
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+    event = http_event(f"/items/{item_id}")
+    assert reader.handler(event, FakeLambdaContext())["statusCode"] == 200
+
+    admin = postgres.admin()
+    try:
+        assert terminate_backends(admin, app_database.reader_user) == 1
+        response = reader.handler(event, FakeLambdaContext())
+        pids = backend_pids(admin, app_database.reader_user)
+    finally:
+        admin.close()
+
+    assert response["statusCode"] == 200
+    assert len(pids) == 1
+    failed = events_of(caplog, "db.attempt_failed")
+    assert [r.attempt for r in failed] == [1]
+    assert failed[0].sqlstate in ("57P01", None)  # the FATAL message, or just a closed socket
+    assert events_of(caplog, "db.transaction")[-1].attempt == 2
+    assert len(events_of(caplog, "db.connected")) == 2
+
+
+def test_database_server_restart_next_invocation_succeeds_after_retry(
+    postgres, app_database, use_role, item_id, caplog
+):
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+    event = http_event(f"/items/{item_id}")
+    assert reader.handler(event, FakeLambdaContext())["statusCode"] == 200
+
+    postgres.restart()
+    response = reader.handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == 200
+    assert [r.attempt for r in events_of(caplog, "db.attempt_failed")] == [1]
+    assert [r.attempt for r in events_of(caplog, "db.retry")] == [2]
+    assert events_of(caplog, "db.transaction")[-1].attempt == 2
+
+
+def test_database_stalled_server_fails_within_connect_timeout_and_keeps_nothing(tls, app_database):
+    listener = SilentListener()
+    sleep = RecordedSleep([])
+    database = Database(
+        settings_for(
+            host="127.0.0.1",
+            port=listener.port,
+            database=app_database.name,
+            user=app_database.reader_user,
+            ca_bundle=tls.trusted_bundle,
+            secret_arn=app_database.reader_secret_arn,
+        ),
+        connect_timeout_seconds=0.5,
+        retry_policy=RetryPolicy(max_attempts=2, base_delay_seconds=0.01),
+        sleep=sleep,
+    )
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransientDatabaseError) as raised:
+            database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10))
+        elapsed_seconds = time.monotonic() - started
+    finally:
+        listener.close()
+
+    assert listener.accepted == 2
+    assert 2 * 0.5 <= elapsed_seconds < 2 * 0.5 + 1.0
+    assert "still failed after 2 attempts" in str(raised.value)
+    assert not database.is_connected
+
+
+def test_database_stalled_query_fails_within_remaining_time_and_discards_connection(
+    postgres, tls, app_database
+):
+    database = _reader_database(postgres, tls, app_database)
+    backend_pid = database.run_transaction(
+        lambda c: c.run("SELECT pg_backend_pid()"), Deadline.after(10)
+    )[0][0]
+    remaining_seconds = 1.0
+    os.kill(backend_pid, signal.SIGSTOP)  # the server process stops answering mid-session
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError) as raised:
+            database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(remaining_seconds))
+        elapsed_seconds = time.monotonic() - started
+    finally:
+        os.kill(backend_pid, signal.SIGCONT)
+        database.close()
+
+    assert remaining_seconds * 0.9 <= elapsed_seconds < remaining_seconds + 0.5
+    assert "too little for another attempt" in str(raised.value)
+    assert not database.is_connected
+
+
+def test_database_max_connections_exhausted_retries_with_jitter_then_breaker_opens_and_recovers(
+    postgres, tls, app_database, caplog
+):
+    hog_user, hog_password = unique_name("hog"), new_password()
+    admin = postgres.admin()
+    try:
+        create_login_role(admin, hog_user, hog_password)
+    finally:
+        admin.close()
+
+    clock_seconds = [1000.0]
+    breaker = CircuitBreaker(
+        failure_threshold=4, cooldown_seconds=30, clock=lambda: clock_seconds[0]
+    )
+    sleep = RecordedSleep([])
+    policy = RetryPolicy(max_attempts=3, base_delay_seconds=0.05, max_delay_seconds=1.0)
+    database = _reader_database(
+        postgres,
+        tls,
+        app_database,
+        breaker=breaker,
+        retry_policy=policy,
+        sleep=sleep,
+        rng=random.Random(20261203),
+    )
+    held = _fill_all_connection_slots(postgres, tls, hog_user, hog_password)
+    try:
+        # Invocation 1: three attempts, each refused with 53300, two jittered backoffs.
+        with pytest.raises(TransientDatabaseError) as first:
+            database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10))
+        assert first.value.sqlstate == "53300"
+        expected_rng = random.Random(20261203)
+        assert sleep.delays == [
+            policy.delay_seconds(1, expected_rng),
+            policy.delay_seconds(2, expected_rng),
+        ]
+        assert 0 <= sleep.delays[0] <= 0.05 and 0 <= sleep.delays[1] <= 0.1
+        assert breaker.state is BreakerState.CLOSED
+
+        # Invocation 2: the fourth failure in a row opens the breaker; no backoff is slept.
+        with pytest.raises(CircuitOpenError) as second:
+            database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10))
+        assert second.value.sqlstate == "53300"
+        assert breaker.state is BreakerState.OPEN
+        assert len(sleep.delays) == 2
+
+        # Invocation 3: fails fast without touching the server.
+        attempts_before = len(events_of(caplog, "db.attempt_failed"))
+        started = time.monotonic()
+        with pytest.raises(CircuitOpenError):
+            database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10))
+        assert time.monotonic() - started < 0.1
+        assert len(events_of(caplog, "db.attempt_failed")) == attempts_before
+    finally:
+        for connection in held:
+            connection.close()
+
+    # Connections are free again and the cool-down has passed: one trial, then closed.
+    clock_seconds[0] += 31
+    assert breaker.state is BreakerState.HALF_OPEN
+    try:
+        rows = database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10))
+    finally:
+        database.close()
+    assert rows == [[1]]
+    assert breaker.state is BreakerState.CLOSED
+    assert {r.sqlstate for r in events_of(caplog, "db.attempt_failed")} == {"53300"}
+
+
+def test_database_session_is_never_pinned(postgres, app_database, use_role, item_id):
+    """Read the server's own statement log for the roles' sessions: nothing that pins."""
+    admin = postgres.admin()
+    roles = (app_database.writer_user, app_database.reader_user)
+    try:
+        for role in roles:
+            admin.run(f"ALTER ROLE \"{role}\" SET log_statement = 'all'")
+        log_offset = postgres.log_file.stat().st_size
+
+        use_role(app_database.writer_user, app_database.writer_secret_arn)
+        body = json.dumps({"idempotencyKey": unique_name("pin"), "payload": {"a": 1}})
+        assert writer.handler(sqs_event(body, body), FakeLambdaContext()) == {
+            "batchItemFailures": []
+        }
+        use_role(app_database.reader_user, app_database.reader_secret_arn)
+        assert (
+            reader.handler(http_event(f"/items/{item_id}"), FakeLambdaContext())["statusCode"]
+            == 200
+        )
+        assert (
+            reader.handler(http_event("/items", {"limit": "5"}), FakeLambdaContext())["statusCode"]
+            == 200
+        )
+    finally:
+        for role in roles:
+            admin.run(f'ALTER ROLE "{role}" RESET log_statement')
+        admin.close()
+
+    with postgres.log_file.open() as log:
+        log.seek(log_offset)
+        lines = [
+            line
+            for line in log
+            if any(f"{role}@{app_database.name}" in line for role in roles) and "LOG:" in line
+        ]
+    statements = [line.split("LOG:", 1)[1].strip() for line in lines]
+    assert len(statements) >= 8
+    forbidden = re.compile(
+        r"\b(PREPARE|DECLARE|LISTEN|TEMP|TEMPORARY|pg_advisory\w*|set_config)\b", re.IGNORECASE
+    )
+    for statement in statements:
+        assert not forbidden.search(statement), statement
+        # Extended-protocol statements are unnamed; simple queries appear as "statement:".
+        assert statement.startswith(("statement:", "execute <unnamed>:")), statement
+        sql = statement.split(":", 1)[1].strip()
+        if re.match(r"SET\b", sql, re.IGNORECASE):
+            raise AssertionError(f"session-level SET sent: {sql}")
+        if "SET " in sql.upper():
+            assert re.fullmatch(r"BEGIN; SET LOCAL statement_timeout = \d+", sql), sql
+
+
+def test_retry_policy_full_jitter_stays_within_exponential_ceiling():
+    policy = RetryPolicy(max_attempts=5, base_delay_seconds=0.1, max_delay_seconds=0.5)
+    rng = random.Random(7)
+    for failed_attempts, ceiling in ((1, 0.1), (2, 0.2), (3, 0.4), (4, 0.5), (5, 0.5)):
+        samples = [policy.delay_seconds(failed_attempts, rng) for _ in range(2000)]
+        assert min(samples) >= 0 and max(samples) <= ceiling
+        # Full jitter spreads the delays over the whole range, not around one value.
+        assert min(samples) < ceiling * 0.05 and max(samples) > ceiling * 0.95
+        assert abs(sum(samples) / len(samples) - ceiling / 2) < ceiling * 0.05
+
+
+def test_circuit_breaker_opens_half_opens_and_closes():
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_seconds=10, clock=lambda: now[0])
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+
+    now[0] = 10.0
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow()  # only one trial at a time
+    breaker.record_failure()  # the trial failed: open again for a full cool-down
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.seconds_until_trial() == pytest.approx(10.0)
+
+    now[0] = 20.0
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+
+
+def _fill_all_connection_slots(postgres, tls, user: str, password: str) -> list:
+    """Open TLS connections as `user` until the server answers 53300 (too many clients)."""
+    held: list[pg8000.native.Connection] = []
+    context = verified_ssl_context(tls.trusted_bundle)
+    for _ in range(postgres.max_connections + 1):
+        try:
+            held.append(
+                pg8000.native.Connection(
+                    user=user,
+                    password=password,
+                    host="localhost",
+                    port=postgres.port,
+                    database="postgres",
+                    ssl_context=context,
+                    timeout=10,
+                )
+            )
+        except DatabaseError as exc:
+            assert exc.args[0]["C"] == "53300", exc.args[0]
+            return held
+    for connection in held:
+        connection.close()
+    raise AssertionError("the server never refused a connection")

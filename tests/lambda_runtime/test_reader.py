@@ -1,0 +1,116 @@
+"""HTTP reader: JSON responses, 400s saying what to fix, 404, 405, 503 when the database is down."""
+
+import json
+
+import pytest
+
+from lambda_src.handlers import reader
+
+from .helpers import FakeLambdaContext, events_of, http_event, unique_name
+from .pg_server import free_port
+
+
+@pytest.fixture
+def inserted_ids(postgres, app_database) -> list[int]:
+    admin = postgres.admin(app_database.name)
+    try:
+        return [
+            admin.run(
+                "INSERT INTO app.items (idempotency_key, payload) "
+                "VALUES (:key, CAST(:payload AS jsonb)) RETURNING id",
+                key=unique_name("read"),
+                payload=json.dumps({"position": position, "tags": ["a", "b"]}),
+            )[0][0]
+            for position in range(3)
+        ]
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def as_reader(app_database, use_role) -> None:
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+
+
+def _call(event) -> tuple[int, dict, dict]:
+    response = reader.handler(event, FakeLambdaContext())
+    return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def test_reader_get_item_returns_it_as_json(as_reader, inserted_ids):
+    status, body, headers = _call(http_event(f"/items/{inserted_ids[1]}"))
+
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert body["id"] == inserted_ids[1]
+    assert body["payload"] == {"position": 1, "tags": ["a", "b"]}
+    assert body["idempotencyKey"].startswith("read_")
+    assert body["createdAt"].endswith("+00:00")
+
+
+def test_reader_list_items_newest_first_within_limit(as_reader, inserted_ids):
+    status, body, _ = _call(http_event("/items", {"limit": "2"}))
+
+    assert status == 200
+    assert body["limit"] == 2
+    assert [item["id"] for item in body["items"]] == [inserted_ids[2], inserted_ids[1]]
+
+
+def test_reader_list_items_without_limit_uses_default(as_reader, inserted_ids):
+    status, body, _ = _call(http_event("/items"))
+    assert status == 200
+    assert body["limit"] == reader.DEFAULT_LIMIT
+
+
+@pytest.mark.parametrize("raw_id", ["abc", "0", "-4", "1.5", "9223372036854775808", "٣"])
+def test_reader_bad_item_id_returns_400_without_touching_the_database(as_reader, raw_id, caplog):
+    status, body, _ = _call(http_event(f"/items/{raw_id}"))
+
+    assert status == 400
+    assert body["message"].startswith("'id' must be a positive integer from 1 to ")
+    assert json.dumps(raw_id) in body["message"]
+    assert events_of(caplog, "db.connected") == []
+
+
+@pytest.mark.parametrize("raw_limit", ["0", "101", "ten", "-1"])
+def test_reader_bad_limit_returns_400(as_reader, raw_limit):
+    status, body, _ = _call(http_event("/items", {"limit": raw_limit}))
+    assert status == 400
+    assert "'limit' must be an integer from 1 to 100" in body["message"]
+
+
+def test_reader_long_input_is_cut_in_the_error_message(as_reader):
+    status, body, _ = _call(http_event("/items/" + "9" * 500))
+    assert status == 400
+    assert len(body["message"]) < 200
+
+
+def test_reader_missing_item_returns_404(as_reader):
+    status, body, _ = _call(http_event("/items/9223372036854775807"))
+    assert status == 404
+    assert body == {"message": "No item has id 9223372036854775807."}
+
+
+def test_reader_unknown_path_returns_404_and_other_methods_405(as_reader):
+    assert _call(http_event("/orders"))[0] == 404
+    status, body, _ = _call(http_event("/items", method="POST"))
+    assert status == 405
+    assert "use GET" in body["message"]
+
+
+def test_reader_database_unreachable_returns_503_without_internals(
+    app_database, use_role, monkeypatch, caplog
+):
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+    monkeypatch.setenv("DB_PORT", str(free_port()))  # nothing listens there
+    context = FakeLambdaContext(request_id="req-503")
+
+    response = reader.handler(http_event("/items/1"), context)
+
+    assert response["statusCode"] == 503
+    body = json.loads(response["body"])
+    assert body == {"message": "The database is unavailable; retry later.", "requestId": "req-503"}
+    assert len(events_of(caplog, "db.attempt_failed")) == 3
+    failure = events_of(caplog, "reader.database_failed")[0]
+    assert failure.request_id == "req-503"
+    assert "still failed after 3 attempts" in failure.getMessage()
