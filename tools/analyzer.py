@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +266,9 @@ class PolicyPackProcess:
             # close() always stops it.
             start_new_session=True,
         )
+        # Stops the pack if the caller forgets close(), at garbage collection or interpreter exit.
+        # Limit: a caller killed with SIGKILL leaves the pack running until it is killed too.
+        self._finalizer = weakref.finalize(self, _stop_process, self._process)
         port = self._read_port(timeout_seconds)
         self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         try:
@@ -281,6 +285,8 @@ class PolicyPackProcess:
         assert self._process is not None and self._process.stdout is not None
         first_line: queue.Queue[str | None] = queue.Queue(maxsize=1)
         stdout = self._process.stdout
+        # The thread holds the deque, not self, so an abandoned driver can still be collected.
+        tail = self._stdout_tail
 
         def drain() -> None:
             # The first line is the port; later lines are whatever policies print, kept so the
@@ -292,7 +298,7 @@ class PolicyPackProcess:
                     first_line.put(line)
                     delivered = True
                 else:
-                    self._stdout_tail.append(line)
+                    tail.append(line)
             if not delivered:
                 first_line.put(None)
 
@@ -326,15 +332,8 @@ class PolicyPackProcess:
         self._stub = None
         process, self._process = self._process, None
         if process is not None:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            if process.stdout is not None:
-                process.stdout.close()
+            self._finalizer.detach()
+            _stop_process(process)
         if not self._stderr_file.closed:
             self._stderr_file.close()
 
@@ -770,6 +769,19 @@ def _provider(reference: str | None) -> analyzer_pb2.AnalyzerProviderResource | 
     provider_type = type_part.rsplit("$", 1)[-1]
     name = parts[3] if len(parts) > 3 else ""
     return analyzer_pb2.AnalyzerProviderResource(type=provider_type, urn=urn, name=name)
+
+
+def _stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminates the pack, kills it if it lingers, and reaps it so no zombie is left."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _result(reply: analyzer_pb2.AnalyzeResponse, *, default_urn: str) -> AnalysisResult:

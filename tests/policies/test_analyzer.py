@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import textwrap
@@ -347,6 +348,16 @@ def test_analyzer_close_stops_the_process_and_is_idempotent():
     process.close()
 
     assert not process.running
+    assert not process_exists(pid)
+
+
+def test_analyzer_abandoned_process_stopped_when_collected():
+    process = PolicyPackProcess(ECHO_PACK, project="p", stack="s", dry_run=False)
+    pid = process.pid
+
+    del process
+    gc.collect()
+
     assert not process_exists(pid)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.policies.conftest import expect_unverified, expect_violation, of_policy
 from tests.policies.factory import SG_IDS, added, baseline, changed
 from tools.analyzer import UNKNOWN
@@ -356,3 +358,30 @@ def test_rds_not_publicly_accessible_other_type_not_applicable(pack):
         "rds-not-publicly-accessible"
         in pack.process.analyze_result(baseline()["proxy"]).not_applicable
     )
+
+
+# A first-preview value that no resource of the stack explains is noted, never passed.
+UNKNOWN_WITHOUT_SOURCE = [
+    ("rds-performance-insights-cmk", "db", "performanceInsightsKmsKeyId", "RDS instance 'db'"),
+    ("secrets-use-cmk", "app-secret", "kmsKeyId", "Secrets Manager secret 'app-secret'"),
+    ("secrets-use-cmk", "db", "masterUserSecretKmsKeyId", "RDS instance 'db'"),
+    ("sqs-encrypted-with-cmk", "queue", "kmsMasterKeyId", "SQS queue 'queue'"),
+    ("log-group-encrypted-with-cmk", "log-group", "kmsKeyId", "CloudWatch log group 'log-group'"),
+    ("lambda-environment-encrypted-with-cmk", "fn", "kmsKeyArn", "Lambda function 'fn'"),
+    ("kms-key-rotation-enabled", "key", "enableKeyRotation", "KMS key 'key'"),
+    ("log-group-retention-set", "log-group", "retentionInDays", "CloudWatch log group 'log-group'"),
+    ("rds-not-publicly-accessible", "db", "publiclyAccessible", "RDS instance 'db'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "name", "prop", "subject"),
+    UNKNOWN_WITHOUT_SOURCE,
+    ids=[f"{case[0]}-{case[2]}" for case in UNKNOWN_WITHOUT_SOURCE],
+)
+def test_encryption_policies_unknown_value_without_source_noted(pack, policy, name, prop, subject):
+    stack = changed(baseline(first_preview=True), name, remove=[prop], **{prop: UNKNOWN})
+
+    diagnostics = pack.run(stack)
+
+    expect_unverified(diagnostics, policy, f"could not verify {prop} of {subject} at preview")

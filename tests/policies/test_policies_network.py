@@ -417,3 +417,11 @@ def test_db_ingress_from_proxy_or_lambda_stack_without_database_not_applicable(p
 
     assert "db-ingress-from-proxy-or-lambda" in result.not_applicable
     assert mandatory(list(result.diagnostics)) == []
+
+
+def test_default_sg_no_rules_unknown_rules_noted(pack):
+    stack = changed(baseline(first_preview=True), "default-sg", ingress=UNKNOWN)
+
+    expect_unverified(
+        pack.run(stack), "default-sg-no-rules", "ingress of Default security group 'default-sg'"
+    )

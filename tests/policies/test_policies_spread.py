@@ -206,3 +206,25 @@ def test_rds_instance_multi_az_prod_config_file_makes_it_mandatory(pack):
 
     assert effective["rds-instance-multi-az"]["enforcementLevel"] == "mandatory"
     expect_violation(diagnostics, "rds-instance-multi-az", "db", "multiAz is False")
+
+
+def test_db_subnet_group_multi_az_first_preview_resolves_subnets(pack):
+    expect_violation(
+        pack.run(one_zone(first_preview=True)),
+        "db-subnet-group-multi-az",
+        "db-subnets",
+        "subnetIds spans 1",
+        also=frozenset({"lambda-subnets-multi-az", "rds-proxy-subnets-multi-az"}),
+    )
+
+
+def test_db_subnet_group_multi_az_unknown_subnets_outside_stack_noted(pack):
+    stack = changed(
+        baseline(first_preview=True), "db-subnets", remove=["subnetIds"], subnetIds=UNKNOWN
+    )
+
+    expect_unverified(
+        pack.run(stack),
+        "db-subnet-group-multi-az",
+        "the subnets are not known yet and are not subnets of this stack",
+    )
