@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
 import queue
@@ -800,13 +799,3 @@ def _diagnostic(item: analyzer_pb2.AnalyzeDiagnostic, *, default_urn: str) -> Di
         message=item.message,
         description=item.description,
     )
-
-
-@contextlib.contextmanager
-def started_pack(pack_dir: str | os.PathLike[str], **kwargs: Any):
-    """Starts a pack, yields it, and always stops it."""
-    process = PolicyPackProcess(pack_dir, **kwargs)
-    try:
-        yield process
-    finally:
-        process.close()
