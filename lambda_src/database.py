@@ -30,8 +30,8 @@ from lambda_src.resilience import (
     RetryPolicy,
     classify,
 )
-from lambda_src.settings import DbSettings
-from lambda_src.tls import verified_ssl_context
+from lambda_src.settings import INSTANCE_TRUST_BUNDLE, DbSettings
+from lambda_src.tls import require_rds_root_for_region, verified_ssl_context
 
 logger = logging.getLogger(f"{LOGGER_NAME}.database")
 
@@ -77,6 +77,8 @@ class Database:
         self.query_timeout_seconds = query_timeout_seconds
         self._passwords = password_provider or password_provider_for(settings)
         self._ssl_context = verified_ssl_context(settings.ca_bundle_path)
+        if settings.ca_bundle_path == INSTANCE_TRUST_BUNDLE:
+            require_rds_root_for_region(self._ssl_context, settings.region, INSTANCE_TRUST_BUNDLE)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._application_name = application_name or os.environ.get(

@@ -36,3 +36,23 @@ def verified_ssl_context(ca_bundle_path: Path) -> ssl.SSLContext:
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def require_rds_root_for_region(context: ssl.SSLContext, region: str, bundle: Path) -> None:
+    """Fail early, and clearly, when the RDS bundle has no current root for `region`.
+
+    The bundled RDS global bundle holds a root per region as of the day it was copied; an
+    instance in a region opened later would otherwise fail only at the TLS handshake, with a
+    less helpful "unable to get local issuer certificate".
+    """
+    marker = f" {region} Root CA "
+    for certificate in context.get_ca_certs():
+        for rdn in certificate.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName" and marker in f"{value} ":
+                    return
+    raise ConfigurationError(
+        f"'DB_REGION' is {region!r}, but the RDS CA bundle {str(bundle)!r} holds no root "
+        f"certificate for that region; point 'DB_CA_BUNDLE' at the region's bundle "
+        f"(https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem)."
+    )

@@ -8,7 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from lambda_src.database import Database
-from lambda_src.errors import TlsError
+from lambda_src.errors import ConfigurationError, TlsError
 from lambda_src.invocation import Deadline
 from lambda_src.settings import INSTANCE_TRUST_BUNDLE, PROXY_TRUST_BUNDLE, DbSettings
 from lambda_src.tls import verified_ssl_context
@@ -215,3 +215,24 @@ def _assert_signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -
             certificate.tbs_certificate_bytes,
             ec.ECDSA(certificate.signature_hash_algorithm),
         )
+
+
+def test_tls_instance_bundle_without_the_region_fails_before_connecting(tls):
+    environ = db_environ(
+        host="db.abc.il-central-1.rds.amazonaws.com",
+        port=5432,
+        database="app",
+        user="app_user",
+        ca_bundle=tls.trusted_bundle,
+        auth_mode="iam",
+        endpoint_kind="instance",
+    )
+    del environ["DB_CA_BUNDLE"]
+    settings = DbSettings.from_environ({**environ, "DB_REGION": "il-central-1"})
+
+    with pytest.raises(ConfigurationError) as raised:
+        Database(settings)
+
+    assert "'DB_REGION' is 'il-central-1'" in str(raised.value)
+    assert "'DB_CA_BUNDLE'" in str(raised.value)
+    assert Database(DbSettings.from_environ(environ)).settings.region == "eu-west-1"
