@@ -105,20 +105,31 @@ class RecordingMocks(pulumi.runtime.Mocks):
     ) -> None:
         self.region = region
         self.account_id = account_id
+        self.zone_count = zone_count
         self.zones = tuple(f"{region}{suffix}" for suffix in ZONE_SUFFIXES[:zone_count])
+        # Explicit aws providers (an id -> its region), so that resources and invokes that go
+        # through one are answered for that provider's region, as AWS would.
+        self.provider_regions: dict[str, str] = {}
         self.invokes: list[tuple[str, dict[str, Any]]] = []
         self._invoke_answers = dict(invoke_answers or {})
+
+    def region_of(self, provider_reference: str | None) -> str:
+        """The region of the provider a resource or invoke names; the default one otherwise."""
+        provider_id = (provider_reference or "").rsplit("::", 1)[-1]
+        return self.provider_regions.get(provider_id, self.region)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, dict(args.args)))
         answer = self._invoke_answers.get(args.token)
         if answer is not None:
             return answer(args.args) if callable(answer) else dict(answer)
+        region = self.region_of(args.provider)
+        zones = [f"{region}{suffix}" for suffix in ZONE_SUFFIXES[: self.zone_count]]
         builtin = {
             "aws:index/getAvailabilityZones:getAvailabilityZones": {
-                "names": list(self.zones),
-                "zoneIds": [f"use1-az{i + 1}" for i in range(len(self.zones))],
-                "id": self.region,
+                "names": zones,
+                "zoneIds": [f"use1-az{i + 1}" for i in range(len(zones))],
+                "id": region,
                 "state": "available",
             },
             "aws:index/getCallerIdentity:getCallerIdentity": {
@@ -134,11 +145,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": PARTITION,
             },
             "aws:index/getRegion:getRegion": {
-                "name": self.region,
-                "region": self.region,
-                "id": self.region,
-                "endpoint": f"ec2.{self.region}.amazonaws.com",
-                "description": self.region,
+                "name": region,
+                "region": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
             },
         }.get(args.token)
         if builtin is None:
@@ -151,13 +162,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
         digest = _digest(token, args.name)
         prefix = _ID_PREFIXES.get(token)
         resource_id = f"{prefix}-{digest}" if prefix else f"{args.name}-{digest[:8]}"
+        region = self.region_of(args.provider)
+        if token == "pulumi:providers:aws":
+            self.provider_regions[resource_id] = state.get("region") or self.region
         name = state.get("name")
         if not name and token in _AUTO_NAMED:
             name = state.get("namePrefix", f"{args.name}-") + digest[:7]
             state["name"] = name
         name = name or args.name
         arn_base = f"arn:{PARTITION}"
-        regional = f"{self.region}:{self.account_id}"
+        regional = f"{region}:{self.account_id}"
         service = token.split(":")[1].split("/")[0]
         kind = token.split(":")[2][0].lower() + token.split(":")[2][1:]
         state.setdefault("arn", f"{arn_base}:{service}:{regional}:{kind}/{resource_id}")
@@ -185,13 +199,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = name
             state["arn"] = f"{arn_base}:lambda:{regional}:function:{name}"
             state["invokeArn"] = (
-                f"{arn_base}:apigateway:{self.region}:lambda:path/2015-03-31/functions/"
+                f"{arn_base}:apigateway:{region}:lambda:path/2015-03-31/functions/"
                 f"{state['arn']}/invocations"
             )
             state["qualifiedArn"] = f"{state['arn']}:1"
             state["version"] = "1"
         elif token == "aws:sqs/queue:Queue":
-            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
+            state["url"] = f"https://sqs.{region}.amazonaws.com/{self.account_id}/{name}"
             state["arn"] = f"{arn_base}:sqs:{regional}:{name}"
             resource_id = state["url"]
         elif token == "aws:secretsmanager/secret:Secret":
@@ -200,26 +214,29 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif token == "aws:rds/instance:Instance":
             identifier = state.get("identifier") or f"{args.name}-{digest[:7]}"
             state["identifier"] = identifier
-            state["address"] = f"{identifier}.c{digest[:10]}.{self.region}.rds.amazonaws.com"
+            state["address"] = f"{identifier}.c{digest[:10]}.{region}.rds.amazonaws.com"
             state["endpoint"] = f"{state['address']}:{state.get('port', 5432)}"
             state["arn"] = f"{arn_base}:rds:{regional}:db:{identifier}"
             state["resourceId"] = f"db-{digest.upper()}"
-            state["masterUserSecrets"] = [
-                {
-                    "secretArn": f"{arn_base}:secretsmanager:{regional}:secret:rds!db-{digest}",
-                    "kmsKeyId": state.get("masterUserSecretKmsKeyId"),
-                    "secretStatus": "active",
-                }
-            ]
+            # RDS keeps a master secret only for an instance that manages its password; a read
+            # replica has none.
+            if state.get("manageMasterUserPassword"):
+                state["masterUserSecrets"] = [
+                    {
+                        "secretArn": f"{arn_base}:secretsmanager:{regional}:secret:rds!db-{digest}",
+                        "kmsKeyId": state.get("masterUserSecretKmsKeyId"),
+                        "secretStatus": "active",
+                    }
+                ]
             resource_id = identifier
         elif token == "aws:rds/proxy:Proxy":
             proxy_name = state.get("name") or args.name
-            state["endpoint"] = f"{proxy_name}.proxy-c{digest[:10]}.{self.region}.rds.amazonaws.com"
+            state["endpoint"] = f"{proxy_name}.proxy-c{digest[:10]}.{region}.rds.amazonaws.com"
             state["arn"] = f"{arn_base}:rds:{regional}:db-proxy:prx-{digest}"
             resource_id = proxy_name
         elif token == "aws:apigatewayv2/api:Api":
             resource_id = digest[:10]
-            state["apiEndpoint"] = f"https://{resource_id}.execute-api.{self.region}.amazonaws.com"
+            state["apiEndpoint"] = f"https://{resource_id}.execute-api.{region}.amazonaws.com"
             state["executionArn"] = f"{arn_base}:execute-api:{regional}:{resource_id}"
         return resource_id, state
 
