@@ -5,11 +5,12 @@ import os
 import random
 import re
 import signal
+import ssl
 import time
 
 import pg8000.native
 import pytest
-from pg8000.exceptions import DatabaseError
+from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lambda_src.database import Database
 from lambda_src.errors import (
@@ -19,7 +20,13 @@ from lambda_src.errors import (
 )
 from lambda_src.handlers import reader, writer
 from lambda_src.invocation import Deadline
-from lambda_src.resilience import BreakerState, CircuitBreaker, RetryPolicy
+from lambda_src.resilience import (
+    BreakerState,
+    CircuitBreaker,
+    FailureKind,
+    RetryPolicy,
+    classify,
+)
 from lambda_src.tls import verified_ssl_context
 
 from .helpers import (
@@ -370,3 +377,55 @@ def _fill_all_connection_slots(postgres, tls, user: str, password: str) -> list:
     for connection in held:
         connection.close()
     raise AssertionError("the server never refused a connection")
+
+
+def test_database_read_only_server_connection_replaced_until_writable_again(
+    postgres, app_database, use_role, caplog
+):
+    """25006, as after a failover that left the session on a demoted primary."""
+    use_role(app_database.writer_user, app_database.writer_secret_arn)
+    body = json.dumps({"idempotencyKey": unique_name("ro"), "payload": {}})
+    admin = postgres.admin()
+    try:
+        admin.run(f'ALTER ROLE "{app_database.writer_user}" SET default_transaction_read_only = on')
+        failed = writer.handler(sqs_event(body, ids=["m-1"]), FakeLambdaContext())
+    finally:
+        admin.run(f'ALTER ROLE "{app_database.writer_user}" RESET default_transaction_read_only')
+        admin.close()
+    recovered = writer.handler(sqs_event(body, ids=["m-1"]), FakeLambdaContext())
+
+    assert failed == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert recovered == {"batchItemFailures": []}
+    assert [r.sqlstate for r in events_of(caplog, "db.attempt_failed")] == ["25006"] * 3
+    # Each read-only session was thrown away: three for the failed call, one for the next.
+    assert len(events_of(caplog, "db.connected")) == 4
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "discard"),
+    [
+        (DatabaseError({"C": "53300", "M": "too many clients"}), FailureKind.TRANSIENT, False),
+        (DatabaseError({"C": "08006", "M": "connection failure"}), FailureKind.TRANSIENT, True),
+        (DatabaseError({"C": "57P01", "M": "terminating"}), FailureKind.TRANSIENT, True),
+        (DatabaseError({"C": "57P03", "M": "starting up"}), FailureKind.TRANSIENT, True),
+        (DatabaseError({"C": "40001", "M": "serialization"}), FailureKind.TRANSIENT, False),
+        (DatabaseError({"C": "40P01", "M": "deadlock"}), FailureKind.TRANSIENT, False),
+        (DatabaseError({"C": "25006", "M": "read-only"}), FailureKind.TRANSIENT, True),
+        (DatabaseError({"C": "28P01", "M": "password"}), FailureKind.AUTHENTICATION, True),
+        (DatabaseError({"C": "28000", "M": "no entry"}), FailureKind.AUTHENTICATION, True),
+        (DatabaseError({"C": "23505", "M": "duplicate"}), FailureKind.PERMANENT, False),
+        (DatabaseError({"C": "42501", "M": "permission"}), FailureKind.PERMANENT, False),
+        (DatabaseError({"C": "57014", "M": "statement timeout"}), FailureKind.PERMANENT, False),
+        (InterfaceError("network error"), FailureKind.TRANSIENT, True),
+        (InterfaceError("connection is closed"), FailureKind.TRANSIENT, True),
+        (InterfaceError("Server refuses SSL"), FailureKind.TLS, True),
+        (InterfaceError("There's a placeholder 'x' in the query"), FailureKind.PERMANENT, False),
+        (TimeoutError("timed out"), FailureKind.TRANSIENT, True),
+        (ConnectionRefusedError(111, "refused"), FailureKind.TRANSIENT, True),
+        (ssl.SSLCertVerificationError("certificate verify failed"), FailureKind.TLS, True),
+        (ssl.SSLEOFError("EOF"), FailureKind.TRANSIENT, True),
+    ],
+)
+def test_classify_sorts_failures(error, kind, discard):
+    failure = classify(error)
+    assert (failure.kind, failure.discard_connection) == (kind, discard)
