@@ -260,13 +260,19 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         library_logger.removeHandler(caplog.handler)
         library_logger.propagate = saved_propagate
         library_logger.setLevel(saved_level)
+    # This runs in the teardown phase, whose caplog.records start empty: collect every phase.
+    records = [
+        *caplog.get_records("setup"),
+        *caplog.get_records("call"),
+        *caplog.get_records("teardown"),
+    ]
     formatter = JsonFormatter()
-    lines = [formatter.format(record) for record in caplog.records]
+    lines = [formatter.format(record) for record in records]
     # Report where a secret leaked, never the secret itself.
     leaking_events = sorted(
         {
-            str(getattr(record, "event", record.getMessage()[:60]))
-            for record, line in zip(caplog.records, lines, strict=True)
+            str(getattr(record, "event", None) or f"{record.name} line {record.lineno}")
+            for record, line in zip(records, lines, strict=True)
             if any(value in line for value in SECRET_VALUES)
         }
     )
