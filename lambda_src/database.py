@@ -94,16 +94,19 @@ class Database:
         """Run `work(connection)` between BEGIN and COMMIT, retrying transient failures."""
         policy = self.retry_policy
         for attempt in range(1, policy.max_attempts + 1):
+            # The time check comes first: a half-open breaker's single trial must not be
+            # spent on an attempt that cannot run.
+            if deadline.remaining() < MIN_ATTEMPT_SECONDS:
+                raise DeadlineExceededError(
+                    f"Only {deadline.remaining():.2f} s of the invocation is left, too little "
+                    f"for attempt {attempt} on {self._where()}; raise the function's timeout."
+                )
+
             if not self.breaker.allow():
                 raise CircuitOpenError(
                     f"The database at {self._where()} failed {self.breaker.failure_threshold} "
                     "times in a row; calls fail fast for another "
                     f"{self.breaker.seconds_until_trial():.1f} s before one trial call."
-                )
-            if deadline.remaining() < MIN_ATTEMPT_SECONDS:
-                raise DeadlineExceededError(
-                    f"Only {deadline.remaining():.2f} s of the invocation is left, too little "
-                    f"for attempt {attempt} on {self._where()}; raise the function's timeout."
                 )
 
             started = time.monotonic()

@@ -43,6 +43,7 @@ from .helpers import (
     unique_name,
 )
 from .net_faults import SilentListener
+from .pg_server import free_port
 
 WARM_INVOCATIONS = 1000
 
@@ -429,3 +430,27 @@ def test_database_read_only_server_connection_replaced_until_writable_again(
 def test_classify_sorts_failures(error, kind, discard):
     failure = classify(error)
     assert (failure.kind, failure.discard_connection) == (kind, discard)
+
+
+def test_database_no_time_left_does_not_spend_the_half_open_trial(tls):
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=10, clock=lambda: now[0])
+    breaker.record_failure()
+    now[0] = 10.0
+    database = Database(
+        settings_for(
+            host="localhost",
+            port=free_port(),
+            database="app",
+            user="app_user",
+            ca_bundle=tls.trusted_bundle,
+            auth_mode="iam",
+        ),
+        breaker=breaker,
+    )
+
+    with pytest.raises(DeadlineExceededError):
+        database.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(0.05))
+
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()  # the trial is still there for the next invocation
