@@ -18,6 +18,11 @@ from components.lambda_tier import (
     SqsTrigger,
 )
 from components.network import Network, NetworkArgs, NetworkArgsError
+from components.replica import (
+    CrossRegionReplica,
+    CrossRegionReplicaArgs,
+    CrossRegionReplicaArgsError,
+)
 from components.secrets import Secrets, SecretsArgs, SecretsArgsError
 from stack_config import StackConfig, TierConfig, load_stack_config, resolve_availability_zones
 
@@ -26,7 +31,13 @@ from stack_config import StackConfig, TierConfig, load_stack_config, resolve_ava
 # with the real outputs.
 _PENDING = "pending-until-created"
 
-_ARGS_ERRORS = (NetworkArgsError, SecretsArgsError, DatabaseArgsError, LambdaTierArgsError)
+_ARGS_ERRORS = (
+    NetworkArgsError,
+    SecretsArgsError,
+    DatabaseArgsError,
+    LambdaTierArgsError,
+    CrossRegionReplicaArgsError,
+)
 
 T = TypeVar("T")
 
@@ -39,6 +50,7 @@ class ComponentPlan:
     network: NetworkArgs
     database: DatabaseArgs
     tiers: dict[str, LambdaTierArgs]
+    replica: CrossRegionReplicaArgs | None = None
 
 
 def main() -> None:
@@ -77,6 +89,17 @@ def main() -> None:
         )
         for name, args in plan.tiers.items()
     }
+    replica = None
+    if plan.replica is not None:
+        replica = CrossRegionReplica(
+            "replica",
+            replace(
+                plan.replica,
+                source_instance_arn=database.instance_arn,
+                source_master_secret_arn=database.master_secret_arn,
+                source_kms_key_arn=secrets.kms_key_arn,
+            ),
+        )
 
     pulumi.export("region", config.region)
     pulumi.export("kmsKeyArn", secrets.kms_key_arn)
@@ -109,6 +132,16 @@ def main() -> None:
             if isinstance(plan.tiers[name].trigger, HttpTrigger)
         },
     )
+    if replica is not None:
+        pulumi.export("replicaRegion", replica.region)
+        pulumi.export("replicaKmsKeyArn", replica.kms_key_arn)
+        pulumi.export("replicaVpcId", replica.vpc_id)
+        pulumi.export("replicaInstanceIdentifier", replica.instance_identifier)
+        pulumi.export("replicaEndpoint", replica.instance_endpoint)
+        pulumi.export(
+            "replicaMasterSecretArn", pulumi.Output.secret(replica.master_secret_replica_arn)
+        )
+        pulumi.export("replicaTierFunctionNames", replica.tier_function_names)
 
 
 def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
@@ -144,7 +177,7 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
         endpoints_security_group_id=_PENDING,
         kms_key_arn=_PENDING,
         code=code,
-        db_users=[DatabaseUser(tier.db_user, tier.access) for tier in config.tiers],
+        db_users=_database_users(config),
         auth_mode=db.auth_mode,
         engine_version=db.engine_version,
         instance_class=db.instance_class,
@@ -169,7 +202,84 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
     tiers = {
         tier.name: _tier_args(config, tier, code, pending_subnets, tags) for tier in config.tiers
     }
-    return ComponentPlan(secrets=secrets, network=network, database=database, tiers=tiers)
+    replica = _replica_args(config, code, tags) if config.replica is not None else None
+    return ComponentPlan(
+        secrets=secrets, network=network, database=database, tiers=tiers, replica=replica
+    )
+
+
+def _database_users(config: StackConfig) -> list[DatabaseUser]:
+    """The roles the primary's bootstrap creates: every tier's, the replica's included, since a
+    read replica is a copy of the primary and has only the roles made there."""
+    replica_tiers = config.replica.tiers if config.replica is not None else ()
+    users: dict[str, DatabaseUser] = {}
+    for tier in (*config.tiers, *replica_tiers):
+        users.setdefault(tier.db_user, DatabaseUser(tier.db_user, tier.access))
+    return list(users.values())
+
+
+def _replica_args(
+    config: StackConfig, code: LambdaPackage, tags: dict[str, str]
+) -> CrossRegionReplicaArgs:
+    """The replica's args, checked, with stand-ins for the primary's instance, secret and key."""
+    replica = config.replica
+    assert replica is not None
+    db = config.database
+    replica_tags = {**tags, "role": "replica"}
+    pending_subnets = [_PENDING] * len(replica.network.availability_zones)
+    # The replica's tiers are planned like the primary's, with the replica region's NAT.
+    tier_config = replace(
+        config, network=replace(config.network, nat_strategy=replica.network.nat_strategy)
+    )
+    return CrossRegionReplicaArgs(
+        region=replica.region,
+        primary_region=config.region,
+        primary_vpc_cidr=config.network.vpc_cidr,
+        secrets=SecretsArgs(
+            alias_name=f"alias/{config.project}-{config.stack}-replica",
+            region=replica.region,
+            deletion_window_days=config.kms_deletion_window_days,
+            tags=replica_tags,
+        ),
+        network=NetworkArgs(
+            vpc_cidr=replica.network.vpc_cidr,
+            availability_zones=replica.network.availability_zones,
+            subnet_plan=replica.network.subnet_plan,
+            region=replica.region,
+            kms_key_arn=_PENDING,
+            nat_strategy=replica.network.nat_strategy,
+            endpoint_services=replica.network.endpoint_services,
+            db_port=db.port,
+            flow_logs_retention_days=config.log_retention_days,
+            tags=replica_tags,
+        ),
+        source_instance_arn=_PENDING,
+        source_backup_retention_days=db.backup_retention_days,
+        source_master_secret_arn=_PENDING,
+        source_kms_key_arn=_PENDING,
+        code=code,
+        engine_version=db.engine_version,
+        instance_class=replica.instance_class,
+        port=db.port,
+        database_name=db.name,
+        multi_az=replica.multi_az,
+        deletion_protection=replica.deletion_protection,
+        promoted=replica.promoted,
+        backup_retention_days=db.backup_retention_days,
+        skip_final_snapshot=not replica.final_snapshot,
+        performance_insights_retention_days=db.performance_insights_retention_days,
+        statement_timeout_ms=db.statement_timeout_ms,
+        log_retention_days=config.log_retention_days,
+        tiers={
+            tier.name: replace(
+                _tier_args(tier_config, tier, code, pending_subnets, replica_tags),
+                endpoint_kind="instance",
+            )
+            for tier in replica.tiers
+        },
+        profile=pulumi.Config("aws").get("profile"),
+        tags=replica_tags,
+    )
 
 
 def _tier_args(

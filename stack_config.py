@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -254,6 +255,13 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "Lambda tiers, a list of objects (name, handler, trigger, access, dbUser, "
         "reservedConcurrency, ...); see the README.",
     ),
+    ConfigKey(
+        "replica",
+        "object",
+        {},
+        "Cross-region read replica (region, availabilityZones, vpcCidr, tiers, ...); "
+        "empty = none. See the README.",
+    ),
 )
 _KEYS_BY_NAME = {key.name: key for key in CONFIG_KEYS}
 
@@ -276,7 +284,24 @@ TIER_FIELDS: Mapping[str, Any] = {
 _SQS_ONLY_FIELDS = ("batchSize", "maxConcurrency")
 
 # Keys other parts of the program own; the unknown-key check leaves them alone.
-OPTIONAL_SECTIONS = ("replica",)
+OPTIONAL_SECTIONS: tuple[str, ...] = ()
+
+# Fields of the `replica` section, with their defaults (None: required, or the primary's value).
+REPLICA_FIELDS: Mapping[str, Any] = {
+    "region": None,
+    "availabilityZones": None,
+    "vpcCidr": "10.30.0.0/16",
+    "natStrategy": "single",
+    "instanceClass": None,
+    "multiAz": False,
+    "deletionProtection": None,
+    "finalSnapshot": None,
+    "promoted": False,
+    "tiers": [],
+}
+# Replica tiers are named <project>-<stack>-replica-<tier> in their region.
+REPLICA_TIER_PREFIX = "replica-"
+_AWS_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 
 class StackConfigError(pulumi.RunError):
@@ -368,6 +393,24 @@ class StackConfig:
     database: DatabaseConfig
     proxy: ProxyConfig
     tiers: tuple[TierConfig, ...]
+    replica: ReplicaConfig | None = None
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    """The cross-region read replica: its region and network, the instance, its read tiers.
+
+    `promoted` is set once the replica was promoted to a standalone instance (see the README's
+    disaster-recovery runbook); only then may its tiers write."""
+
+    region: str
+    network: NetworkConfig
+    instance_class: str
+    multi_az: bool
+    deletion_protection: bool
+    final_snapshot: bool
+    promoted: bool
+    tiers: tuple[TierConfig, ...]
 
 
 def load_stack_config() -> StackConfig:
@@ -427,7 +470,7 @@ def parse_stack_config(config: Mapping[str, str], *, project: str, stack: str) -
     database = _read_database(reader)
     proxy_values = _read_proxy_values(reader)
     tiers = _read_tiers(reader, network_values["nat_strategy"])
-    _read_replica(reader)
+    replica = _read_replica(reader, region, network_values, database, proxy_values, tiers)
 
     connection_budget = _check_connection_budget(reader, database, proxy_values, tiers)
     _check_statement_timeout(reader, database, tiers)
@@ -454,6 +497,7 @@ def parse_stack_config(config: Mapping[str, str], *, project: str, stack: str) -
         database=database,
         proxy=ProxyConfig(**proxy_values, connection_budget=connection_budget),
         tiers=tiers,
+        replica=replica,
     )
 
 
@@ -925,14 +969,249 @@ def _read_tier(
     )
 
 
-def _read_replica(reader: _Reader) -> None:
-    """The optional `replica` section (a cross-region read replica). This version of the
-    program deploys no replica, so a set section is refused rather than silently ignored."""
-    if reader.raw("replica") is not None:
+def _read_replica(
+    reader: _Reader,
+    region: str,
+    network_values: Mapping[str, Any],
+    database: DatabaseConfig,
+    proxy_values: Mapping[str, int],
+    primary_tiers: Sequence[TierConfig],
+) -> ReplicaConfig | None:
+    """The `replica` section: a cross-region read replica with its network and tiers. An empty
+    section (the default) means no replica. Problems name 'replica.<field>'."""
+    raw = reader.raw("replica")
+    if raw is None:
+        return None
+    try:
+        section = json.loads(raw)
+    except json.JSONDecodeError:
+        section = None
+    if not isinstance(section, dict):
         reader.problem(
-            f"{reader.key('replica')} is set, but this version of the program deploys no "
-            "cross-region replica; remove the key."
+            f"{reader.key('replica')} must be a mapping (region, availabilityZones, ...), got "
+            f"{raw!r}; write it as a YAML mapping, or remove the key for a stack without replica."
         )
+        return None
+    if not section:
+        return None
+    problems_before = len(reader.problems)
+
+    def key(field_name: str) -> str:
+        return f"'{reader.project}:replica.{field_name}'"
+
+    def value(field_name: str, default: Any = None) -> Any:
+        fallback = REPLICA_FIELDS[field_name] if default is None else default
+        return section.get(field_name, fallback)
+
+    def flag(field_name: str, default: bool | None = None) -> bool:
+        found = value(field_name, default)
+        if not isinstance(found, bool):
+            reader.problem(f"{key(field_name)} must be true or false, got {found!r}.")
+            return False
+        return found
+
+    for field_name in sorted(set(section) - set(REPLICA_FIELDS)):
+        close = difflib.get_close_matches(field_name, list(REPLICA_FIELDS), n=1)
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(REPLICA_FIELDS)}."
+        reader.problem(f"{key(field_name)} is not a replica field; {hint}")
+
+    replica_region = value("region")
+    if not isinstance(replica_region, str) or not _AWS_REGION.match(replica_region):
+        reader.problem(
+            f"{key('region')} must be an AWS region such as us-west-2, got {replica_region!r}; "
+            "set it, or remove the replica key for a stack without replica."
+        )
+        replica_region = ""
+    elif replica_region == region:
+        reader.problem(
+            f"{key('region')} is {replica_region}, the stack's own region ('aws:region'); a "
+            "cross-region replica needs another region, e.g. us-west-2 beside us-east-1."
+        )
+
+    zones = value("availabilityZones")
+    example = replica_region or "us-west-2"
+    if zones is None:
+        reader.problem(
+            f"{key('availabilityZones')} is missing; list at least {MIN_AVAILABILITY_ZONES} "
+            f"zones of {example}, e.g. [{example}a, {example}b], or remove the replica key for a "
+            "stack without replica."
+        )
+        zones = []
+    elif not isinstance(zones, list) or not all(isinstance(zone, str) for zone in zones):
+        reader.problem(f"{key('availabilityZones')} must be a list of zone names, got {zones!r}.")
+        zones = []
+    elif len(zones) < MIN_AVAILABILITY_ZONES or len(set(zones)) != len(zones):
+        reader.problem(
+            f"{key('availabilityZones')} needs at least {MIN_AVAILABILITY_ZONES} different "
+            f"zones, got {zones}; list each zone once."
+        )
+    foreign = [zone for zone in zones if replica_region and not zone.startswith(replica_region)]
+    if foreign:
+        reader.problem(
+            f"{key('availabilityZones')} has {', '.join(foreign)}, outside the replica region "
+            f"{replica_region}; use zones such as {replica_region}a."
+        )
+
+    vpc_cidr = value("vpcCidr")
+    try:
+        overlapping = ipaddress.ip_network(vpc_cidr).overlaps(
+            ipaddress.ip_network(network_values["vpc_cidr"])
+        )
+    except (TypeError, ValueError):
+        overlapping = False  # a malformed block is reported by the subnet plan below
+    if overlapping:
+        reader.problem(
+            f"{key('vpcCidr')} {vpc_cidr} overlaps {reader.key('vpcCidr')} "
+            f"{network_values['vpc_cidr']}; give the replica's VPC a block of its own, e.g. "
+            "10.30.0.0/16, so the two VPCs can be connected later."
+        )
+
+    nat_strategy = value("natStrategy")
+    if nat_strategy not in NAT_STRATEGIES:
+        reader.problem(
+            f"{key('natStrategy')} must be one of {', '.join(NAT_STRATEGIES)}, got "
+            f"{nat_strategy!r}."
+        )
+    instance_class = value("instanceClass", database.instance_class)
+    if instance_class not in INSTANCE_CLASS_MEMORY_GIB:
+        reader.problem(
+            f"{key('instanceClass')} {instance_class!r} is not a class whose connection limit "
+            "this program knows; use one such as db.t4g.medium or db.r6g.large."
+        )
+    multi_az = flag("multiAz")
+    deletion_protection = flag("deletionProtection", database.deletion_protection)
+    final_snapshot = flag("finalSnapshot", database.final_snapshot)
+    promoted = flag("promoted")
+
+    if database.backup_retention_days < 1:
+        reader.problem(
+            f"{reader.key('dbBackupRetentionDays')} is {database.backup_retention_days}, but "
+            f"{reader.key('replica')} needs automated backups on the primary (RDS makes read "
+            "replicas only of an instance that keeps them); set it to 1 or more."
+        )
+    if database.auth_mode != "iam":
+        reader.problem(
+            f"{reader.key('dbAuthMode')} is {database.auth_mode!r}, but the replica's tiers log "
+            f"in to it with IAM tokens and the per-tier secrets exist only in the primary's "
+            f"region; set dbAuthMode to iam, or remove {reader.key('replica')}."
+        )
+
+    tiers = _read_replica_tiers(reader, value("tiers"), nat_strategy, promoted, primary_tiers)
+    if (
+        instance_class in INSTANCE_CLASS_MEMORY_GIB
+        and 1 <= proxy_values["max_connections_percent"] <= 100
+    ):
+        # No proxy pools the replica's connections (RDS Proxy fronts only a writer), so each
+        # running function holds one connection to the instance itself.
+        budget = proxy_connection_budget(instance_class, proxy_values["max_connections_percent"])
+        total = sum(tier.reserved_concurrency for tier in tiers)
+        if total > budget:
+            reader.problem(
+                f"{key('tiers')} reserve {total} concurrent functions, but {instance_class} x "
+                f"{proxy_values['max_connections_percent']}% from "
+                f"{reader.key('proxyMaxConnectionsPercent')} allows {budget} connections; "
+                "lower reservedConcurrency or use a larger replica.instanceClass."
+            )
+
+    subnet_plan = None
+    if nat_strategy in NAT_STRATEGIES and instance_class in INSTANCE_CLASS_MEMORY_GIB and zones:
+        try:
+            subnet_plan = plan_subnets(
+                str(vpc_cidr),
+                len(zones),
+                app_subnet_ip_need(
+                    len(tiers),
+                    instance_class=instance_class,
+                    endpoint_service_count=len(network_values["endpoint_services"]),
+                    extra_function_count=0,
+                ),
+                public_count=public_subnet_count(nat_strategy, len(zones)),
+                app_prefix_length=network_values["app_prefix_length"],
+                data_prefix_length=network_values["data_prefix_length"],
+                public_prefix_length=network_values["public_prefix_length"],
+                key_prefix=f"{reader.project}:replica.",
+            )
+        except NetworkPlanError as exc:
+            for problem in exc.problems:
+                reader.problem(problem)
+
+    if len(reader.problems) > problems_before or subnet_plan is None:
+        return None
+    return ReplicaConfig(
+        region=replica_region,
+        network=NetworkConfig(
+            vpc_cidr=str(vpc_cidr),
+            availability_zones=tuple(zones),
+            az_count=len(zones),
+            nat_strategy=nat_strategy,
+            endpoint_services=network_values["endpoint_services"],
+            subnet_plan=subnet_plan,
+        ),
+        instance_class=instance_class,
+        multi_az=multi_az,
+        deletion_protection=deletion_protection,
+        final_snapshot=final_snapshot,
+        promoted=promoted,
+        tiers=tiers,
+    )
+
+
+def _read_replica_tiers(
+    reader: _Reader,
+    entries: Any,
+    nat_strategy: str,
+    promoted: bool,
+    primary_tiers: Sequence[TierConfig],
+) -> tuple[TierConfig, ...]:
+    """The replica region's tiers: the fields of `tiers`, read-only until the replica is
+    promoted. Their database roles are created on the primary, which the replica copies."""
+    if not isinstance(entries, list):
+        reader.problem(
+            f"'{reader.project}:replica.tiers' must be a list of tiers, got {entries!r}."
+        )
+        return ()
+    primary_users = {tier.db_user: tier.access for tier in primary_tiers}
+    tiers: list[TierConfig] = []
+    for index, entry in enumerate(entries):
+        label = f"'{reader.project}:replica.tiers[{index}]"
+        if not isinstance(entry, dict):
+            reader.problem(f"{label}' must be a mapping with at least name and handler.")
+            continue
+        tier = _read_tier(reader, label, entry, nat_strategy)
+        if tier is None:
+            continue
+        function_name = f"{reader.project}-{reader.stack}-{REPLICA_TIER_PREFIX}{tier.name}"
+        if len(function_name) > MAX_FUNCTION_NAME_LENGTH:
+            reader.problem(
+                f"{label}.name' {tier.name!r} makes the function name {function_name!r} longer "
+                f"than Lambda's {MAX_FUNCTION_NAME_LENGTH} characters; shorten it."
+            )
+        if tier.access == "read-write" and not promoted:
+            reader.problem(
+                f"{label}.access' is read-write, but a read replica refuses writes; use a "
+                "reader tier, or add the writer after promoting the replica and setting "
+                "replica.promoted to true (see Disaster recovery in the README)."
+            )
+        elif tier.access == "read-write" and primary_users.get(tier.db_user) != "read-write":
+            reader.problem(
+                f"{label}.dbUser' {tier.db_user!r} is not a read-write role of a primary tier, "
+                "so the promoted copy has no such role; use one of "
+                f"{sorted(u for u, a in primary_users.items() if a == 'read-write')}."
+            )
+        elif tier.db_user in primary_users and primary_users[tier.db_user] != tier.access:
+            reader.problem(
+                f"{label}.dbUser' {tier.db_user!r} is a {primary_users[tier.db_user]} role of a "
+                f"primary tier, but this tier asks for {tier.access}; give it its own dbUser."
+            )
+        tiers.append(tier)
+    for attribute, field_name in (("name", "name"), ("db_user", "dbUser")):
+        values = [getattr(tier, attribute) for tier in tiers]
+        for repeated in sorted({v for v in values if values.count(v) > 1}):
+            reader.problem(
+                f"'{reader.project}:replica.tiers' has two tiers with {field_name} "
+                f"{repeated!r}; each tier needs its own {field_name}."
+            )
+    return tuple(tiers)
 
 
 def _check_connection_budget(

@@ -313,10 +313,10 @@ INVALID_CONFIGS = {
         "natStratgy",
         "did you mean 'lambda-private-db:natStrategy'",
     ),
-    "replica-section": (
+    "replica-without-zones": (
         lambda c: changed(c, replica={"region": "us-west-2"}),
-        "replica",
-        "remove the key",
+        "replica.availabilityZones",
+        "us-west-2a",
     ),
 }
 
