@@ -32,7 +32,6 @@ COMPONENT_TYPE = "lambda-private-db:components:CrossRegionReplica"
 REPLICATION_HANDLER = "lambda_src.handlers.replicate_secret.handler"
 REPLICATION_TIMEOUT_SECONDS = 60
 REPLICATION_MEMORY_MB = 128
-LAMBDA_BASIC_EXECUTION_POLICY = "service-role/AWSLambdaBasicExecutionRole"
 
 # What replicating the master secret takes: describe it, add and remove a replica region.
 # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html
@@ -335,7 +334,6 @@ class CrossRegionReplica(pulumi.ComponentResource):
         """
         primary_side = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
-        partition = aws.get_partition_output(opts=invoke).partition
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
 
         self.replication_log_group = aws.cloudwatch.LogGroup(
@@ -365,14 +363,6 @@ class CrossRegionReplica(pulumi.ComponentResource):
             tags=tags,
             opts=primary_side,
         )
-        basic_execution = aws.iam.RolePolicyAttachment(
-            f"{name}-secret-sync-logs",
-            role=self.replication_role.name,
-            policy_arn=partition.apply(
-                lambda p: f"arn:{p}:iam::aws:policy/{LAMBDA_BASIC_EXECUTION_POLICY}"
-            ),
-            opts=primary_side,
-        )
         self.replication_policy = aws.iam.RolePolicy(
             f"{name}-secret-sync-access",
             role=self.replication_role.id,
@@ -380,6 +370,7 @@ class CrossRegionReplica(pulumi.ComponentResource):
                 secret_arn=args.source_master_secret_arn,
                 source_key_arn=args.source_kms_key_arn,
                 replica_key_arn=replica_key_arn,
+                log_group_arn=self.replication_log_group.arn,
             ).apply(
                 lambda v: json.dumps(
                     secret_replication_policy(
@@ -409,7 +400,7 @@ class CrossRegionReplica(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[basic_execution, self.replication_policy, self.replication_log_group],
+                depends_on=[self.replication_policy, self.replication_log_group],
             ),
         )
         # CRUD: the function also runs when the input changes (another key or region) and when
@@ -513,15 +504,23 @@ def secret_replication_policy(
     secret_arn: str,
     source_key_arn: str,
     replica_key_arn: str,
+    log_group_arn: str,
     primary_region: str,
     replica_region: str,
 ) -> dict:
     """The replication function's policy: replication of the one secret, reading it with the
-    primary's key and writing the copy with the replica's, both only through Secrets Manager.
+    primary's key and writing the copy with the replica's, both only through Secrets Manager,
+    and its own log group (no AWS managed policy, so nothing broader comes with it).
     https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html"""
     return {
         "Version": "2012-10-17",
         "Statement": [
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+            },
             {
                 "Sid": "ReplicateMasterSecret",
                 "Effect": "Allow",

@@ -37,7 +37,6 @@ FUNCTION = "aws:lambda/function:Function"
 PRIMARY_SIDE = {
     ("aws:cloudwatch/logGroup:LogGroup", "replica-secret-sync-logs"),
     ("aws:iam/role:Role", "replica-secret-sync-role"),
-    ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "replica-secret-sync-logs"),
     ("aws:iam/rolePolicy:RolePolicy", "replica-secret-sync-access"),
     (FUNCTION, "replica-secret-sync"),
     (INVOCATION, "replica-secret-replication"),
@@ -358,10 +357,18 @@ def test_prod_stack_secret_replication_may_touch_only_that_secret(prod_run):
 
     assert statements["ReplicateMasterSecret"]["Resource"] == master_secret
     assert statements["DecryptSourceThroughSecretsManager"]["Resource"] == primary_key.state["arn"]
-    assert (
-        statements["EncryptReplicaThroughSecretsManager"]["Resource"] == (replica_key.state["arn"])
-    )
+    encrypt = statements["EncryptReplicaThroughSecretsManager"]
+    assert encrypt["Resource"] == replica_key.state["arn"]
     assert all(s["Resource"] != "*" for s in statements.values())
+    # Its logs: its own group only, and no AWS managed policy that would bring more.
+    log_group = prod_run.one("aws:cloudwatch/logGroup:LogGroup", "replica-secret-sync-logs")
+    assert statements["WriteOwnLogs"]["Resource"] == [
+        log_group.state["arn"],
+        f"{log_group.state['arn']}:log-stream:*",
+    ]
+    role = prod_run.one("aws:iam/role:Role", "replica-secret-sync-role")
+    attachments = prod_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert [a.name for a in attachments if a.inputs["role"] == role.state["name"]] == []
 
 
 def test_prod_stack_exports_the_replica(prod_run):

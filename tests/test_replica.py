@@ -146,6 +146,7 @@ def test_secret_replication_policy_scopes_each_key_to_secrets_manager_in_its_reg
         secret_arn=SOURCE_SECRET_ARN,
         source_key_arn=SOURCE_KEY_ARN,
         replica_key_arn=replica_key,
+        log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/sync",
         primary_region=PRIMARY_REGION,
         replica_region=REPLICA_REGION,
     )
