@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -385,6 +387,37 @@ def test_prod_stack_warns_that_aws_may_refuse_the_replica(prod_run):
     warnings = [message for level, message in prod_run.logs if level == "warning"]
 
     assert any("master password RDS manages" in message for message in warnings)
+
+
+def test_prod_stack_passes_the_policy_pack_with_the_prod_policy_config(project_dir, tmp_path):
+    """The offline preview drives the real pack over its Analyzer protocol, with the prod
+    config that makes Multi-AZ mandatory."""
+    report = tmp_path / "preview.json"
+
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.preview",
+            "--stack",
+            "prod",
+            "--policy-pack-config",
+            str(project_dir / "policies" / "prod-config.json"),
+            "--json",
+            str(report),
+        ],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["mandatory"], summary["advisory"]) == (0, 0)
+    assert summary["stack"] == "prod"
+    assert summary["create"] > 150
 
 
 def test_prod_stack_promoted_replica_drops_its_source_and_keeps_backups(prod_config, project_dir):
