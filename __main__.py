@@ -142,6 +142,7 @@ def main() -> None:
             "replicaMasterSecretArn", pulumi.Output.secret(replica.master_secret_replica_arn)
         )
         pulumi.export("replicaTierFunctionNames", replica.tier_function_names)
+        pulumi.export("replicaTierApiEndpoints", replica.tier_api_endpoints)
 
 
 def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:

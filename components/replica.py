@@ -124,7 +124,8 @@ class CrossRegionReplica(pulumi.ComponentResource):
 
     Outputs: region, kms_key_arn, vpc_id, app_subnet_ids, data_subnet_ids, instance_arn,
     instance_identifier, instance_endpoint (address), instance_resource_id,
-    db_security_group_id, master_secret_replica_arn, tier_function_names, tier_function_arns.
+    db_security_group_id, master_secret_replica_arn, tier_function_names, tier_function_arns,
+    tier_api_endpoints (HTTP tiers only).
     """
 
     def __init__(
@@ -294,6 +295,9 @@ class CrossRegionReplica(pulumi.ComponentResource):
         ).apply(lambda arn: replica_secret_arn(arn, args.region))
         self.tier_function_names = {n: t.function_name for n, t in self.tiers.items()}
         self.tier_function_arns = {n: t.function_arn for n, t in self.tiers.items()}
+        self.tier_api_endpoints = {
+            n: t.api_endpoint for n, t in self.tiers.items() if t.api_endpoint is not None
+        }
         self.register_outputs(
             {
                 "region": self.region,
@@ -309,6 +313,7 @@ class CrossRegionReplica(pulumi.ComponentResource):
                 "master_secret_replica_arn": pulumi.Output.secret(self.master_secret_replica_arn),
                 "tier_function_names": self.tier_function_names,
                 "tier_function_arns": self.tier_function_arns,
+                "tier_api_endpoints": self.tier_api_endpoints,
             }
         )
 

@@ -380,6 +380,9 @@ def test_prod_stack_exports_the_replica(prod_run):
     assert outputs["replicaEndpoint"] == replica_instance(prod_run).state["address"]
     assert outputs["replicaInstanceIdentifier"] == replica_instance(prod_run).state["identifier"]
     assert outputs["replicaTierFunctionNames"] == {"reads": "lambda-private-db-prod-replica-reads"}
+    api = prod_run.one("aws:apigatewayv2/api:Api", "replica-reads-api")
+    assert outputs["replicaTierApiEndpoints"] == {"reads": api.state["apiEndpoint"]}
+    assert f".execute-api.{REPLICA_REGION}." in api.state["apiEndpoint"]
     assert outputs["replicaKmsKeyArn"].startswith(f"arn:aws:kms:{REPLICA_REGION}:")
 
 
