@@ -94,8 +94,9 @@ def read_items(event: dict[str, Any], database: Database, deadline: Deadline) ->
 
 def parse_item_id(raw: object) -> int:
     text = str(raw)
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ITEM_ID:
-        return int(text)
+    value = _bounded_int(text, MAX_ITEM_ID)
+    if value is not None and value >= 1:
+        return value
     raise BadRequest(
         f"'id' must be a positive integer from 1 to {MAX_ITEM_ID}, got {_echo(text)}; "
         "use the id returned when the item was listed."
@@ -106,12 +107,29 @@ def parse_limit(raw: object) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
     text = str(raw)
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
-        return int(text)
+    value = _bounded_int(text, MAX_LIMIT)
+    if value is not None and value >= 1:
+        return value
     raise BadRequest(
         f"'limit' must be an integer from 1 to {MAX_LIMIT}, got {_echo(text)}; "
         f"omit it for {DEFAULT_LIMIT}."
     )
+
+
+def _bounded_int(text: str, maximum: int) -> int | None:
+    """`text` as a non-negative integer if it is plain ASCII digits no larger than `maximum`.
+
+    The length is checked before int(): Python refuses to convert strings of more than 4,300
+    digits (a ValueError, which would turn a bad request into a 500), and a long number is
+    out of range anyway.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    significant = text.lstrip("0") or "0"
+    if len(significant) > len(str(maximum)):
+        return None
+    value = int(significant)
+    return value if value <= maximum else None
 
 
 def _path_parameter(event: dict[str, Any], from_raw_path: str) -> str:

@@ -62,7 +62,7 @@ def test_reader_list_items_without_limit_uses_default(as_reader, inserted_ids):
     assert body["limit"] == reader.DEFAULT_LIMIT
 
 
-@pytest.mark.parametrize("raw_id", ["abc", "0", "-4", "1.5", "9223372036854775808", "٣"])
+@pytest.mark.parametrize("raw_id", ["abc", "0", "-4", "1.5", "9223372036854775808", "٣", "1e3"])
 def test_reader_bad_item_id_returns_400_without_touching_the_database(as_reader, raw_id, caplog):
     status, body, _ = _call(http_event(f"/items/{raw_id}"))
 
@@ -72,11 +72,30 @@ def test_reader_bad_item_id_returns_400_without_touching_the_database(as_reader,
     assert events_of(caplog, "db.connected") == []
 
 
-@pytest.mark.parametrize("raw_limit", ["0", "101", "ten", "-1"])
+@pytest.mark.parametrize("raw_limit", ["0", "101", "ten", "-1", "9" * 5000, "0" * 5000])
 def test_reader_bad_limit_returns_400(as_reader, raw_limit):
     status, body, _ = _call(http_event("/items", {"limit": raw_limit}))
     assert status == 400
     assert "'limit' must be an integer from 1 to 100" in body["message"]
+
+
+@pytest.mark.parametrize("raw_id", ["9" * 5000, "0" * 5000])
+def test_reader_id_past_python_int_digit_limit_returns_400(as_reader, raw_id, caplog):
+    # int() refuses more than 4,300 digits with a ValueError; that must not become a 500.
+    status, body, _ = _call(http_event(f"/items/{raw_id}"))
+
+    assert status == 400
+    assert body["message"].startswith("'id' must be a positive integer from 1 to ")
+    assert events_of(caplog, "db.connected") == []
+
+
+def test_reader_leading_zeros_are_the_same_number(as_reader, inserted_ids):
+    # Longer than Python's 4,300-digit int() limit, yet a valid id and limit.
+    padded_id = "0" * 5000 + str(inserted_ids[0])
+    status, body, _ = _call(http_event(f"/items/{padded_id}"))
+    assert (status, body["id"]) == (200, inserted_ids[0])
+    status, body, _ = _call(http_event("/items", {"limit": "0" * 5000 + "2"}))
+    assert (status, body["limit"], len(body["items"])) == (200, 2, 2)
 
 
 def test_reader_long_input_is_cut_in_the_error_message(as_reader):
