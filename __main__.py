@@ -89,6 +89,8 @@ def main() -> None:
         )
         for name, args in plan.tiers.items()
     }
+    # Both regions live in this one stack, so deploying the replica side also needs the
+    # primary's region to answer (see the README's Limitations).
     replica = None
     if plan.replica is not None:
         replica = CrossRegionReplica(

@@ -1028,6 +1028,8 @@ def _read_replica(
             "cross-region replica needs another region, e.g. us-west-2 beside us-east-1."
         )
 
+    # The replica's zones are listed, never discovered: a lookup would have to go through the
+    # replica region's provider before the program has made it.
     zones = value("availabilityZones")
     example = replica_region or "us-west-2"
     if zones is None:

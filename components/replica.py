@@ -122,6 +122,9 @@ class CrossRegionReplicaArgs:
 class CrossRegionReplica(pulumi.ComponentResource):
     """A read replica of the primary in another region, reachable from that region's tiers.
 
+    Promotion is done by hand (the README's runbook) and then declared with `promoted`; failing
+    back to the primary's region is not automated, and no alarm watches ReplicaLag.
+
     Outputs: region, kms_key_arn, vpc_id, app_subnet_ids, data_subnet_ids, instance_arn,
     instance_identifier, instance_endpoint (address), instance_resource_id,
     db_security_group_id, master_secret_replica_arn, tier_function_names, tier_function_arns,
@@ -157,7 +160,9 @@ class CrossRegionReplica(pulumi.ComponentResource):
         # here (Secrets, Network, LambdaTier) take no region argument and look up the region,
         # account and partition with invokes; IAM resources take none either. A provider
         # reaches all of them, nested components and invokes included, so no resource of
-        # the replica side can fall back to the stack's region by omission.
+        # the replica side can fall back to the stack's region by omission. An explicit
+        # provider reads no `aws:` stack config: only the profile is passed on, so settings
+        # such as aws:assumeRoles or aws:defaultTags do not reach the replica side.
         self.provider = aws.Provider(
             f"{name}-aws",
             region=args.region,
@@ -166,6 +171,9 @@ class CrossRegionReplica(pulumi.ComponentResource):
         )
         replica_side = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
 
+        # The RDS User Guide lists replicas of a source whose master password RDS manages as
+        # unsupported (rds-secrets-manager.html, Limitations). It could not be tried here, so
+        # the deployment is not blocked, but every preview says so.
         pulumi.log.warn(
             "AWS documents that RDS refuses to create a read replica of an instance whose "
             "master password RDS manages in Secrets Manager (all engines but SQL Server), and "
@@ -221,6 +229,8 @@ class CrossRegionReplica(pulumi.ComponentResource):
         # none of them is set, and RDS does not manage a master password for a replica
         # (manage_master_user_password is refused): code in this region logs in with IAM
         # tokens, or with the replicated master secret below.
+        # `promoted` must only follow a real promotion: on a replica that never existed it
+        # would ask RDS for a new instance without source or master user, which RDS refuses.
         promoted = args.promoted
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
