@@ -118,6 +118,12 @@ def parse_message(record: dict[str, Any]) -> WriteRequest:
         raise MessageRejected(
             'the body is not JSON; send {"idempotencyKey": "...", "payload": {...}}'
         ) from None
+    except RecursionError:
+        # Python's JSON parser recurses once per nesting level; an SQS body can hold far more
+        # levels than the interpreter's stack, and that message alone must fail, not the batch.
+        raise MessageRejected(
+            "the body nests arrays or objects too deeply to parse; flatten the payload"
+        ) from None
     if not isinstance(body, dict):
         raise MessageRejected(
             'the body must be a JSON object {"idempotencyKey": "...", "payload": {...}}'
@@ -136,7 +142,18 @@ def parse_message(record: dict[str, Any]) -> WriteRequest:
     payload = body.get("payload")
     if not isinstance(payload, dict):
         raise MessageRejected(f"'payload' must be a JSON object, got {_json_kind(payload)}")
-    return WriteRequest(message_id, key, json.dumps(payload, separators=(",", ":")))
+    try:
+        payload_json = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise MessageRejected(
+            "'payload' nests arrays or objects too deeply to store; flatten it"
+        ) from None
+    except ValueError:
+        # json.loads accepts NaN and Infinity, which are not JSON and which jsonb refuses.
+        raise MessageRejected(
+            "'payload' holds NaN or Infinity, which JSON cannot represent; send a number or null"
+        ) from None
+    return WriteRequest(message_id, key, payload_json)
 
 
 def _insert(connection: Any, request: WriteRequest) -> None:

@@ -84,6 +84,25 @@ def test_writer_all_bad_reported_and_nothing_half_written(postgres, app_database
     assert [r.sqlstate for r in events_of(caplog, "writer.write_failed")] == ["22P05"]
 
 
+def test_writer_too_deeply_nested_body_fails_only_that_message(
+    postgres, app_database, use_role, caplog
+):
+    # An SQS body of 256 KiB can nest far deeper than Python's JSON parser can recurse.
+    use_role(app_database.writer_user, app_database.writer_secret_arn)
+    prefix = unique_name("deep")
+    levels = 100_000
+    nested = "[" * levels + "]" * levels
+    deep = f'{{"idempotencyKey": "{prefix}-2", "payload": {{"a": {nested}}}}}'
+    event = sqs_event(_body(f"{prefix}-1"), deep, _body(f"{prefix}-3"), ids=["m-1", "m-2", "m-3"])
+
+    result = writer.handler(event, FakeLambdaContext())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
+    assert _count_rows(postgres, app_database.name, prefix) == 2
+    rejected = {r.message_id: r.getMessage() for r in events_of(caplog, "writer.message_rejected")}
+    assert "nests arrays or objects too deeply" in rejected["m-2"]
+
+
 def test_writer_replayed_batch_writes_each_key_once(postgres, app_database, use_role):
     use_role(app_database.writer_user, app_database.writer_secret_arn)
     prefix = unique_name("replay")
@@ -103,6 +122,8 @@ def test_writer_replayed_batch_writes_each_key_once(postgres, app_database, use_
         (json.dumps({"idempotencyKey": "k" * 201, "payload": {}}), "at most 200 characters"),
         (json.dumps({"idempotencyKey": "k", "payload": [1]}), "got an array"),
         (json.dumps({"idempotencyKey": "k"}), "got null or nothing"),
+        ('{"idempotencyKey": "k", "payload": {"x": NaN}}', "holds NaN or Infinity"),
+        ('{"idempotencyKey": "k", "payload": {"x": -Infinity}}', "holds NaN or Infinity"),
     ],
 )
 def test_writer_parse_message_rejects_with_reason(body, reason):
