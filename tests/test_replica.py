@@ -4,6 +4,7 @@ and the secret-replication handler against moto's Secrets Manager over real HTTP
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from components.secrets import SecretsArgs
 from lambda_src.errors import ConfigurationError
 from lambda_src.handlers import replicate_secret
 from lambda_src.handlers.replicate_secret import ReplicationError, handler, parse_request
+from lambda_src.logs import LOGGER_NAME, JsonFormatter
 from tests.support.pulumi_mocks import run_program
 
 PRIMARY_REGION = "us-east-1"
@@ -294,7 +296,29 @@ def replica_value(secret_arn: str, region: str) -> str:
     return secrets(region).get_secret_value(SecretId=arn)["SecretString"]
 
 
-def test_replicate_secret_create_puts_a_copy_in_the_replica_region(master_secret, capsys):
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[str]]:
+    """The JSON lines the handler logs (its logger does not propagate to the root)."""
+    lines = _Lines()
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(lines)
+    try:
+        yield lines.lines
+    finally:
+        logger.removeHandler(lines)
+
+
+def test_replicate_secret_create_puts_a_copy_in_the_replica_region(master_secret, log_lines):
     secret_arn, value = master_secret
 
     result = handler(lifecycle_event(secret_arn, "create"), None)
@@ -308,9 +332,9 @@ def test_replicate_secret_create_puts_a_copy_in_the_replica_region(master_secret
     assert replica_value(secret_arn, REPLICA_REGION) == value
     statuses = secrets(PRIMARY_REGION).describe_secret(SecretId=secret_arn)["ReplicationStatus"]
     assert [s["Region"] for s in statuses] == [REPLICA_REGION]
-    logged = capsys.readouterr().out
-    assert "replica_created" in logged
-    assert json.loads(value)["password"] not in logged
+    events = [json.loads(line)["event"] for line in log_lines]
+    assert events == ["replica_created"]
+    assert all(json.loads(value)["password"] not in line for line in log_lines)
 
 
 def test_replicate_secret_create_twice_changes_nothing_the_second_time(master_secret):
