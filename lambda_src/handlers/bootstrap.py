@@ -24,6 +24,8 @@ TABLE_PRIVILEGES = {"read-write": ("SELECT", "INSERT"), "read-only": ("SELECT",)
 # Lower-case identifiers only, so no quoting rules can surprise anyone reading the grants.
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RESERVED_ROLE_PREFIXES = ("pg_", "rds")
+# Names PostgreSQL reserves for pseudo-roles; CREATE ROLE refuses them.
+_RESERVED_ROLE_NAMES = ("public", "none", "current_user", "current_role", "session_user")
 
 GENERATED_PASSWORD_BYTES = 32
 SCRAM_ITERATIONS = 4096
@@ -86,6 +88,7 @@ def parse_event(event: object) -> BootstrapRequest:
         )
         raw_roles = []
     seen: set[str] = set()
+    secret_owners: dict[str, str] = {}
     for index, raw in enumerate(raw_roles):
         where = f"'roles[{index}]'"
         if not isinstance(raw, dict):
@@ -101,6 +104,11 @@ def parse_event(event: object) -> BootstrapRequest:
             problems.append(
                 f"{where}.name {name!r} starts with a prefix reserved by PostgreSQL or RDS "
                 f"({', '.join(_RESERVED_ROLE_PREFIXES)}); choose another name."
+            )
+        elif name in _RESERVED_ROLE_NAMES:
+            problems.append(
+                f"{where}.name {name!r} is reserved by PostgreSQL for a pseudo-role; choose "
+                "another name."
             )
         elif name in seen:
             problems.append(f"{where}.name {name!r} appears twice; list each role once.")
@@ -118,6 +126,14 @@ def parse_event(event: object) -> BootstrapRequest:
                 f"'iamAuth' is false, got {secret_arn!r}; the bootstrap writes the generated "
                 "password there."
             )
+        elif iam_auth is False and secret_arn in secret_owners:
+            # Two roles sharing a secret would each overwrite the other's password in it.
+            problems.append(
+                f"{where}.secretArn is also the secret of '{secret_owners[secret_arn]}'; each "
+                "role needs its own secret."
+            )
+        elif iam_auth is False:
+            secret_owners[secret_arn] = f"roles[{index}]"
         roles.append(
             RoleRequest(
                 name=str(name),
@@ -141,10 +157,11 @@ def run_bootstrap(
 ) -> dict[str, Any]:
     """Apply the schema, roles and grants in one transaction; report whether anything changed.
 
-    A role gets a new password only when it is created here or its secret holds none yet. The
-    secret is written before COMMIT: if the write fails, the role is rolled back with it, and
-    if the COMMIT fails after the write, the next run creates the role and overwrites the
-    secret. Either way the secret and the role never disagree after a successful run.
+    The role's secret is the source of truth for its password. When the secret holds one, the
+    role is set to it on every run; only when it holds none is a password generated, set and
+    written to the secret (before COMMIT). So a run that fails after writing a secret leaves a
+    password that the next successful run applies to the role, and after any successful run
+    the secret and the role agree.
     """
 
     def work(connection: Any) -> bool:
@@ -190,6 +207,8 @@ def _apply(
     secrets_reader: SecretsManagerReader,
     deadline: Deadline,
 ) -> int:
+    _refuse_roles_not_ours(connection, request)
+
     schema = _quote(request.schema)
     connection.run(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     connection.run(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
@@ -228,21 +247,79 @@ def _apply(
             continue
         assert role.secret_arn is not None  # parse_event enforces it
         current = secrets_reader.read_json(role.secret_arn, deadline)
-        if created or not (current and isinstance(current.get("password"), str)):
-            password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            connection.run(f"ALTER ROLE {name} PASSWORD '{scram_verifier(password)}'")
-            secrets_reader.put_json(
-                role.secret_arn, {"username": role.name, "password": password}, deadline
-            )
-            passwords_set += 1
-            log_event(
-                logger,
-                logging.INFO,
-                "bootstrap.password_set",
-                f"Generated a password for role '{role.name}' and stored it in its secret",
-                role=role.name,
-            )
+        stored = current.get("password") if current else None
+        if isinstance(stored, str) and stored:
+            # Applied again on every run (a new salt, the same password): a password written to
+            # the secret by a run that then rolled back, or changed by hand in the database,
+            # is brought back in line with the secret, which the tier reads. The limit: a run
+            # in the middle of a Secrets Manager rotation, after its setSecret step and before
+            # finishSecret, puts the current password back instead of the pending one.
+            connection.run(f"ALTER ROLE {name} PASSWORD '{scram_verifier(stored)}'")
+            continue
+        password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+        connection.run(f"ALTER ROLE {name} PASSWORD '{scram_verifier(password)}'")
+        secrets_reader.put_json(
+            role.secret_arn, {"username": role.name, "password": password}, deadline
+        )
+        passwords_set += 1
+        log_event(
+            logger,
+            logging.INFO,
+            "bootstrap.password_set",
+            f"Generated a password for role '{role.name}' and stored it in its secret",
+            role=role.name,
+        )
     return passwords_set
+
+
+def _refuse_roles_not_ours(connection: Any, request: BootstrapRequest) -> None:
+    """Raise before any change if a requested role is one the bootstrap must not manage.
+
+    The bootstrap revokes a role's table privileges, resets its password or grants it rds_iam
+    (which ends password logins on RDS). Done to the master user, that locks the bootstrap
+    itself out; done to an administrator, it strips privileges someone relies on. So a role
+    it manages is either new, or a plain login role: not the user it connects as, without
+    SUPERUSER, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS, and a member of no role but
+    rds_iam.
+    """
+    rows = connection.run(
+        "SELECT r.rolname, r.rolname = current_user, "
+        "array_remove(ARRAY["
+        "CASE WHEN r.rolsuper THEN 'SUPERUSER' END, "
+        "CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END, "
+        "CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, "
+        "CASE WHEN r.rolreplication THEN 'REPLICATION' END, "
+        "CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END], NULL), "
+        "ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+        "WHERE m.member = r.oid AND g.rolname <> :iam_role ORDER BY 1) "
+        "FROM pg_roles r WHERE r.rolname = ANY(:names)",
+        names=[r.name for r in request.roles],
+        iam_role=IAM_ROLE,
+    )
+    found = {row[0]: row[1:] for row in rows}
+    problems: list[str] = []
+    for index, role in enumerate(request.roles):
+        if role.name not in found:
+            continue
+        is_session_user, attributes, memberships = found[role.name]
+        where = f"'roles[{index}]'.name {role.name!r}"
+        if is_session_user:
+            problems.append(
+                f"{where} is the user the bootstrap connects as (the master user); a tier "
+                "needs its own user. Choose another name."
+            )
+        elif attributes or memberships:
+            held = [*attributes, *(f"member of {m}" for m in memberships)]
+            problems.append(
+                f"{where} already exists with more than a tier may hold ({', '.join(held)}); "
+                "the bootstrap would revoke its table privileges and reset its login. Choose a "
+                "dedicated user name for the tier."
+            )
+    if problems:
+        raise ConfigurationError(
+            "The bootstrap event names roles it must not manage; nothing was changed:\n- "
+            + "\n- ".join(problems)
+        )
 
 
 def _snapshot(connection: Any, request: BootstrapRequest) -> tuple[Any, ...]:

@@ -332,3 +332,142 @@ def test_sql_in_lambda_src_uses_nothing_that_pins_a_proxy_session():
             if isinstance(node, ast.Attribute):
                 assert node.attr not in ("prepare", "prepare_statement"), module.name
     assert checked > 100
+
+
+def test_bootstrap_refuses_master_user_and_privileged_roles_and_changes_nothing(
+    postgres, tls, fresh_database, as_master, app_database, secrets_client
+):
+    # GIVEN an administrator and a role holding another role's privileges
+    admin_role, member_role, group = unique_name("admin"), unique_name("member"), unique_name("g")
+    admin = postgres.admin(fresh_database)
+    try:
+        admin.run(f'CREATE ROLE "{admin_role}" LOGIN CREATEROLE')
+        admin.run(f'CREATE ROLE "{group}" NOLOGIN')
+        admin.run(f'CREATE ROLE "{member_role}" LOGIN IN ROLE "{group}"')
+    finally:
+        admin.close()
+    secret_arns = [secrets_client.create_secret(Name=unique_name("secret"))["ARN"] for _ in "abc"]
+    names = [app_database.master_user, admin_role, member_role]
+    event = {
+        "schema": "app",
+        "roles": [
+            {"name": name, "access": "read-only", "secretArn": arn}
+            for name, arn in zip(names, secret_arns, strict=True)
+        ],
+        "iamAuth": False,
+    }
+    roles_before = _roles_and_memberships(postgres, names)
+
+    # WHEN the bootstrap is asked to manage them
+    with pytest.raises(ConfigurationError) as raised:
+        bootstrap.handler(event, FakeLambdaContext(30))
+
+    # THEN it names each one and why, and touches neither the database nor the secrets
+    message = str(raised.value)
+    assert f"'roles[0]'.name '{app_database.master_user}' is the user the bootstrap" in message
+    assert f"'roles[1]'.name '{admin_role}' already exists with more than" in message
+    assert "(CREATEROLE)" in message
+    assert f"'roles[2]'.name '{member_role}' already exists" in message
+    assert f"(member of {group})" in message
+    assert _roles_and_memberships(postgres, names) == roles_before
+    admin = postgres.admin(fresh_database)
+    try:
+        assert admin.run("SELECT count(*) FROM pg_namespace WHERE nspname = 'app'") == [[0]]
+    finally:
+        admin.close()
+    for arn in secret_arns:
+        assert "SecretString" not in _describe_current_value(secrets_client, arn)
+    # The master user still logs in with its own secret.
+    master = _login(
+        postgres, tls, fresh_database, app_database.master_user, app_database.master_secret_arn
+    )
+    try:
+        assert master.run_transaction(lambda c: c.run("SELECT 1"), Deadline.after(10)) == [[1]]
+    finally:
+        master.close()
+
+
+def test_bootstrap_secret_written_by_a_rolled_back_run_is_applied_by_the_next_run(
+    postgres, tls, fresh_database, as_master, secrets_client
+):
+    # GIVEN a role that exists without a password and an empty secret for it
+    role = unique_name("rw")
+    admin = postgres.admin(fresh_database)
+    try:
+        admin.run(f'CREATE ROLE "{role}" LOGIN')
+    finally:
+        admin.close()
+    role_arn = secrets_client.create_secret(Name=unique_name("secret"))["ARN"]
+    missing_arn = role_arn.rsplit(":", 1)[0] + ":secret:does-not-exist-AbCdEf"
+    failing = {
+        "schema": "app",
+        "roles": [
+            {"name": role, "access": "read-write", "secretArn": role_arn},
+            {"name": unique_name("ro"), "access": "read-only", "secretArn": missing_arn},
+        ],
+        "iamAuth": False,
+    }
+
+    # WHEN a run writes the role's new password to its secret, then fails and rolls back
+    with pytest.raises(CredentialsError):
+        bootstrap.handler(failing, FakeLambdaContext(30))
+    written = json.loads(secrets_client.get_secret_value(SecretId=role_arn)["SecretString"])
+    remember_secret(written["password"])
+    # ... and the next run succeeds
+    bootstrap.handler({**failing, "roles": failing["roles"][:1]}, FakeLambdaContext(30))
+
+    # THEN the password in the secret logs in, and it is still the one written first
+    database = _login(postgres, tls, fresh_database, role, role_arn)
+    try:
+        assert database.run_transaction(
+            lambda c: c.run("SELECT current_user"), Deadline.after(10)
+        ) == [[role]]
+    finally:
+        database.close()
+    after = json.loads(secrets_client.get_secret_value(SecretId=role_arn)["SecretString"])
+    assert after["password"] == written["password"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [
+        (
+            [{"name": "public", "access": "read-only", "secretArn": "arn:aws:x:1"}],
+            "'roles[0]'.name 'public' is reserved by PostgreSQL",
+        ),
+        (
+            [
+                {"name": "orders_rw", "access": "read-write", "secretArn": "arn:aws:x:1"},
+                {"name": "orders_ro", "access": "read-only", "secretArn": "arn:aws:x:1"},
+            ],
+            "'roles[1]'.secretArn is also the secret of 'roles[0]'",
+        ),
+    ],
+)
+def test_bootstrap_parse_event_refuses_reserved_names_and_shared_secrets(roles, expected):
+    with pytest.raises(ConfigurationError) as raised:
+        bootstrap.parse_event({"schema": "app", "roles": roles, "iamAuth": False})
+    assert expected in str(raised.value)
+
+
+def _roles_and_memberships(postgres, names: list[str]) -> list:
+    """Each role's attributes, password verifier and memberships, read as the superuser."""
+    admin = postgres.admin()
+    try:
+        return admin.run(
+            "SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, "
+            "r.rolpassword, ARRAY(SELECT g.rolname::text FROM pg_auth_members m "
+            "JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1) "
+            "FROM pg_authid r WHERE r.rolname = ANY(:names) ORDER BY 1",
+            names=names,
+        )
+    finally:
+        admin.close()
+
+
+def _describe_current_value(secrets_client, arn: str) -> dict:
+    """The secret's current value, or {} when it has none (never printed by the tests)."""
+    try:
+        return secrets_client.get_secret_value(SecretId=arn)
+    except secrets_client.exceptions.ResourceNotFoundException:
+        return {}
