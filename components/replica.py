@@ -346,6 +346,10 @@ class CrossRegionReplica(pulumi.ComponentResource):
 
         These resources live in the primary region (the default provider): the call is made
         against the source secret, and the function's logs are the primary's, under its key.
+
+        Whether Secrets Manager lets anyone but RDS replicate a secret RDS owns is not stated
+        in its documentation and was not tried here; if it refuses, the invocation fails with
+        Secrets Manager's reason and the deployment stops there.
         """
         primary_side = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOptions(parent=self)
