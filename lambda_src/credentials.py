@@ -56,7 +56,7 @@ class IamAuthTokenProvider:
         self,
         settings: DbSettings,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
         generate_token: Callable[[], str] | None = None,
         renew_before_expiry_seconds: float = IAM_TOKEN_RENEW_BEFORE_EXPIRY_SECONDS,
     ) -> None:
@@ -69,9 +69,13 @@ class IamAuthTokenProvider:
         self._rds_client: Any = None
 
     def password(self, deadline: Deadline) -> str:
+        # The token's age is measured on a monotonic clock: the token expires 15 minutes of
+        # real time after signing, and a wall clock stepped back by NTP would make an expired
+        # token look fresh. A clock reading before the signing time (only an injected clock can
+        # do that) leaves the age unknown, so the token is signed again.
         now = self._clock()
         renew_at = self._signed_at + IAM_TOKEN_LIFETIME_SECONDS - self._renew_before_expiry_seconds
-        if self._token is None or now >= renew_at:
+        if self._token is None or now >= renew_at or now < self._signed_at:
             self._token = self._generate()
             self._signed_at = now
             log_event(

@@ -188,6 +188,48 @@ def test_iam_token_renewed_before_its_fifteen_minutes_with_controllable_clock(tl
     assert signed_at == [0, 840, 1680, 2520]  # renewed 60 s before each expiry, not earlier
 
 
+def test_iam_token_signed_again_when_the_clock_goes_backwards(tls):
+    now = [5000.0]
+    tokens = iter(["token-1", "token-2", "token-3"])
+    provider = IamAuthTokenProvider(
+        settings_for(
+            host="db.example.internal",
+            port=5432,
+            database="app",
+            user="app_user",
+            ca_bundle=tls.trusted_bundle,
+            auth_mode="iam",
+        ),
+        clock=lambda: now[0],
+        generate_token=lambda: next(tokens),
+    )
+    deadline = Deadline.after(5)
+
+    assert provider.password(deadline) == "token-1"
+    now[0] = 4200.0  # stepped back: the first token's real age is unknown
+    assert provider.password(deadline) == "token-2"
+    now[0] = 4200.0 + 839
+    assert provider.password(deadline) == "token-2"
+    now[0] = 4200.0 + 840
+    assert provider.password(deadline) == "token-3"
+
+
+def test_iam_token_age_is_measured_on_a_monotonic_clock(tls):
+    provider = IamAuthTokenProvider(
+        settings_for(
+            host="db.example.internal",
+            port=5432,
+            database="app",
+            user="app_user",
+            ca_bundle=tls.trusted_bundle,
+            auth_mode="iam",
+        ),
+        generate_token=lambda: "token",
+    )
+    # A wall clock (time.time) can be stepped back by NTP; the default must not be one.
+    assert provider._clock is time.monotonic
+
+
 def test_iam_token_is_the_password_of_each_new_connection(postgres, tls, caplog):
     """The server accepts only the newest token, as if it were the only valid one."""
     user = unique_name("iam_user")
