@@ -34,6 +34,14 @@ STRUCTURED_FIELDS = (
     "endpoint_kind",
 )
 
+# At DEBUG, botocore logs request and response bodies (a GetSecretValue answer holds the
+# secret string, a PutSecretValue request the new password) and the canonical request and
+# signature of a presigned IAM auth token, which together are the token. Lambda sets the root
+# logger to the function's application log level, so DEBUG there would send secrets to
+# CloudWatch Logs; these loggers are therefore never allowed below INFO.
+SDK_LOGGERS = ("botocore", "boto3")
+SDK_MINIMUM_LEVEL = logging.INFO
+
 _invocation: ContextVar[dict[str, object] | None] = ContextVar("invocation", default=None)
 
 
@@ -58,6 +66,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO") -> logging.Logger:
     """Send this package's records to stdout as JSON; safe to call on every invocation."""
+    for name in SDK_LOGGERS:
+        sdk_logger = logging.getLogger(name)
+        if sdk_logger.level < SDK_MINIMUM_LEVEL:
+            sdk_logger.setLevel(SDK_MINIMUM_LEVEL)
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):

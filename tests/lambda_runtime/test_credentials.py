@@ -1,6 +1,7 @@
 """Credentials: secret rotation, a wrong secret, Secrets Manager unreachable, IAM token renewal."""
 
 import json
+import logging
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +11,7 @@ import pytest
 from lambda_src.credentials import IAM_TOKEN_LIFETIME_SECONDS, IamAuthTokenProvider
 from lambda_src.database import Database
 from lambda_src.errors import AuthenticationFailedError, CredentialsError
+from lambda_src.handlers import reader
 from lambda_src.invocation import Deadline
 from lambda_src.resilience import BreakerState
 
@@ -19,6 +21,7 @@ from .helpers import (
     FakeLambdaContext,
     create_login_role,
     events_of,
+    http_event,
     new_password,
     remember_secret,
     settings_for,
@@ -278,3 +281,39 @@ def test_iam_token_is_the_password_of_each_new_connection(postgres, tls, caplog)
 
     assert events_of(caplog, "db.auth_failed") == []
     assert len(events_of(caplog, "db.connected")) == 3
+
+
+def test_sdk_debug_logs_never_carry_the_secret_or_the_iam_token(
+    app_database, use_role, tls, caplog
+):
+    # GIVEN the root logger at DEBUG, as Lambda sets it for an application log level of DEBUG,
+    # and botocore's logger as a fresh process has it (an earlier test may have raised it)
+    caplog.set_level(logging.DEBUG)
+    botocore_logger = logging.getLogger("botocore")
+    saved_level = botocore_logger.level
+    botocore_logger.setLevel(logging.NOTSET)
+    use_role(app_database.reader_user, app_database.reader_secret_arn)
+    try:
+        # WHEN a handler reads its secret through boto3, and a token is signed by boto3
+        response = reader.handler(http_event("/items", {"limit": "1"}), FakeLambdaContext())
+        token = remember_secret(
+            IamAuthTokenProvider(
+                settings_for(
+                    host="db.example.internal",
+                    port=5432,
+                    database="app",
+                    user="app_user",
+                    ca_bundle=tls.trusted_bundle,
+                    auth_mode="iam",
+                )
+            ).password(Deadline.after(5))
+        )
+    finally:
+        botocore_logger.setLevel(saved_level)
+
+    # THEN neither the secret, nor the token, nor its signature is in any captured record
+    assert response["statusCode"] == 200
+    assert len(events_of(caplog, "secret.read")) == 1
+    signature = parse_qs(urlsplit("https://" + token).query)["X-Amz-Signature"][0]
+    assert signature not in caplog.text
+    assert not any(value in caplog.text for value in SECRET_VALUES)
