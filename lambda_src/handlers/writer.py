@@ -6,13 +6,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambda_src.database import Database, shared_database
-from lambda_src.errors import CircuitOpenError, DatabaseRuntimeError, DeadlineExceededError
+from lambda_src.errors import (
+    AuthenticationFailedError,
+    CircuitOpenError,
+    CredentialsError,
+    DatabaseRuntimeError,
+    DeadlineExceededError,
+    TlsError,
+)
 from lambda_src.invocation import Deadline, LambdaContext, start_invocation
 from lambda_src.logs import LOGGER_NAME, configure_logging, log_event
 
 logger = logging.getLogger(f"{LOGGER_NAME}.writer")
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+
+# Failures that say nothing about the message and would repeat for every message of the batch:
+# after one, the rest is reported at once. Going on would, with a wrong password, cost a
+# Secrets Manager call and two refused logins per message.
+BATCH_ENDING_ERRORS = (
+    CircuitOpenError,
+    DeadlineExceededError,
+    AuthenticationFailedError,
+    CredentialsError,
+    TlsError,
+)
 
 # The key and the row go in together: a replayed message hits the unique constraint and
 # inserts nothing, so SQS's at-least-once delivery never produces a duplicate.
@@ -56,8 +74,8 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
     for record in records:
         message_id = str(record.get("messageId", ""))
         if database_down is not None:
-            # The breaker is open or the time is up: the rest of the batch would fail the same
-            # way, so report it at once and let SQS deliver it again later.
+            # The breaker is open, the time is up or the login cannot succeed: the rest of the
+            # batch would fail the same way, so report it at once and let SQS deliver it again.
             failed_ids.append(message_id)
             continue
         try:
@@ -72,7 +90,7 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
                 f"Message rejected: {exc}",
                 message_id=message_id,
             )
-        except (CircuitOpenError, DeadlineExceededError) as exc:
+        except BATCH_ENDING_ERRORS as exc:
             failed_ids.append(message_id)
             database_down = exc
             log_event(
@@ -81,7 +99,7 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
                 "writer.database_unavailable",
                 str(exc),
                 message_id=message_id,
-                sqlstate=exc.sqlstate,
+                sqlstate=getattr(exc, "sqlstate", None),
                 error_type=type(exc).__name__,
             )
         except DatabaseRuntimeError as exc:

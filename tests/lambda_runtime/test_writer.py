@@ -103,6 +103,28 @@ def test_writer_too_deeply_nested_body_fails_only_that_message(
     assert "nests arrays or objects too deeply" in rejected["m-2"]
 
 
+def test_writer_wrong_secret_fails_the_batch_after_one_message_without_more_logins(
+    app_database, use_role, secrets_client, caplog
+):
+    wrong_arn = secrets_client.create_secret(
+        Name=unique_name("secret"), SecretString=json.dumps({"password": new_password()})
+    )["ARN"]
+    use_role(app_database.writer_user, wrong_arn)
+    ids = [f"m-{n}" for n in range(1, 6)]
+    event = sqs_event(*(_body(unique_name("wrong")) for _ in ids), ids=ids)
+
+    result = writer.handler(event, FakeLambdaContext())
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
+    # One refused login, one fetch again, one more refusal, for the whole batch.
+    assert len(events_of(caplog, "db.auth_failed")) == 1
+    assert len(events_of(caplog, "secret.read")) == 2
+    unavailable = events_of(caplog, "writer.database_unavailable")
+    assert [(r.message_id, r.error_type) for r in unavailable] == [
+        ("m-1", "AuthenticationFailedError")
+    ]
+
+
 def test_writer_replayed_batch_writes_each_key_once(postgres, app_database, use_role):
     use_role(app_database.writer_user, app_database.writer_secret_arn)
     prefix = unique_name("replay")
