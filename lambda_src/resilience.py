@@ -17,6 +17,7 @@ TRANSIENT_SQLSTATES = frozenset(
         "57P01",  # admin_shutdown: the backend was terminated or the server is stopping
         "57P02",  # crash_shutdown
         "57P03",  # cannot_connect_now: the server is starting up or in recovery
+        "57P05",  # idle_session_timeout: the server closed a session left idle too long
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
         "25006",  # read_only_sql_transaction: still connected to a demoted primary after failover
@@ -25,7 +26,9 @@ TRANSIENT_SQLSTATES = frozenset(
 AUTHENTICATION_SQLSTATES = frozenset({"28P01", "28000"})
 
 # After these the session is gone or points at the wrong server, so it is never reused.
-CONNECTION_ENDING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006"})
+CONNECTION_ENDING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P05", "25006"})
+# An error of these severities ends the session, whatever its SQLSTATE.
+SESSION_ENDING_SEVERITIES = frozenset({"FATAL", "PANIC"})
 
 # pg8000 raises InterfaceError both for network failures and for misuse of its API; only
 # these messages mean the network or the server went away.
@@ -58,6 +61,13 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return None
 
 
+def _severity_of(exc: BaseException) -> str | None:
+    """The error's severity (FATAL, ERROR...): 'V' is never translated, 'S' may be."""
+    fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+    severity = fields.get("V") or fields.get("S")
+    return severity if isinstance(severity, str) else None
+
+
 def classify(exc: BaseException) -> Failure:
     """Sort an exception from pg8000, the socket or the TLS layer into a FailureKind."""
     sqlstate = sqlstate_of(exc)
@@ -65,7 +75,11 @@ def classify(exc: BaseException) -> Failure:
         if sqlstate in AUTHENTICATION_SQLSTATES:
             return Failure(FailureKind.AUTHENTICATION, sqlstate, discard_connection=True)
         transient = sqlstate in TRANSIENT_SQLSTATES or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
-        ending = sqlstate in CONNECTION_ENDING_SQLSTATES or sqlstate.startswith("08")
+        ending = (
+            sqlstate in CONNECTION_ENDING_SQLSTATES
+            or sqlstate.startswith("08")
+            or _severity_of(exc) in SESSION_ENDING_SEVERITIES
+        )
         kind = FailureKind.TRANSIENT if transient else FailureKind.PERMANENT
         return Failure(kind, sqlstate, discard_connection=ending)
 

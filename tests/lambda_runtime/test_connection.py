@@ -132,6 +132,51 @@ def test_database_backend_terminated_between_invocations_next_succeeds(
     assert len(events_of(caplog, "db.connected")) == 2
 
 
+def test_database_session_closed_by_idle_session_timeout_next_transaction_succeeds(
+    postgres, tls, secrets_client, caplog
+):
+    # GIVEN a role whose sessions the server ends after 200 ms idle (FATAL 57P05)
+    user, password = unique_name("idle"), new_password()
+    admin = postgres.admin()
+    try:
+        create_login_role(admin, user, password)
+        admin.run(f'ALTER ROLE "{user}" SET idle_session_timeout = 200')
+        arn = secrets_client.create_secret(
+            Name=unique_name("secret"), SecretString=json.dumps({"password": password})
+        )["ARN"]
+        database = Database(
+            settings_for(
+                host="localhost",
+                port=postgres.port,
+                database="postgres",
+                user=user,
+                ca_bundle=tls.trusted_bundle,
+                secret_arn=arn,
+            )
+        )
+        first_pid = database.run_transaction(
+            lambda c: c.run("SELECT pg_backend_pid()"), Deadline.after(10)
+        )[0][0]
+        # WHEN the server has closed the idle session (awaited in pg_stat_activity)
+        deadline = time.monotonic() + 10
+        while backend_pids(admin, user) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend_pids(admin, user) == []
+    finally:
+        admin.close()
+
+    # THEN the next transaction opens a new session and succeeds
+    try:
+        second_pid = database.run_transaction(
+            lambda c: c.run("SELECT pg_backend_pid()"), Deadline.after(10)
+        )[0][0]
+    finally:
+        database.close()
+    assert second_pid != first_pid
+    assert len(events_of(caplog, "db.connected")) == 2
+    assert {r.sqlstate for r in events_of(caplog, "db.attempt_failed")} <= {"57P05", None}
+
+
 def test_database_server_restart_next_invocation_succeeds_after_retry(
     postgres, app_database, use_role, item_id, caplog
 ):
@@ -409,6 +454,10 @@ def test_database_read_only_server_connection_replaced_until_writable_again(
         (DatabaseError({"C": "08006", "M": "connection failure"}), FailureKind.TRANSIENT, True),
         (DatabaseError({"C": "57P01", "M": "terminating"}), FailureKind.TRANSIENT, True),
         (DatabaseError({"C": "57P03", "M": "starting up"}), FailureKind.TRANSIENT, True),
+        (DatabaseError({"V": "FATAL", "C": "57P05", "M": "idle"}), FailureKind.TRANSIENT, True),
+        # FATAL always ends the session, whatever the code: the connection cannot be reused.
+        (DatabaseError({"V": "FATAL", "C": "3D000", "M": "no db"}), FailureKind.PERMANENT, True),
+        (DatabaseError({"S": "FATAL", "C": "XX000", "M": "internal"}), FailureKind.PERMANENT, True),
         (DatabaseError({"C": "40001", "M": "serialization"}), FailureKind.TRANSIENT, False),
         (DatabaseError({"C": "40P01", "M": "deadlock"}), FailureKind.TRANSIENT, False),
         (DatabaseError({"C": "25006", "M": "read-only"}), FailureKind.TRANSIENT, True),
