@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from tools.preview import engine
+from tools.preview.answers import Answers
+from tools.preview.project import load_stack
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 BUCKET_PROGRAM = FIXTURES / "bucket_program"
@@ -389,6 +393,48 @@ def test_preview_program_error_exits_2_with_its_message(tmp_path):
     )
     assert "Traceback" not in preview.stderr
     assert preview.document == {}
+
+
+def _write_program(project: Path, main: str) -> Path:
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: throwaway\nruntime: python\n")
+    (project / "__main__.py").write_text(main)
+    return project
+
+
+def test_preview_sdk_type_error_exits_2_with_its_message(tmp_path):
+    # GIVEN a program that passes a dict where pulumi-aws declares a string, as programs ported
+    # from TypeScript do with IAM documents; the SDK raises an error whose cause is itself
+    project = _write_program(
+        tmp_path / "project",
+        "import pulumi_aws as aws\n"
+        'aws.iam.Policy("p", policy={"Version": "2012-10-17", "Statement": []})\n',
+    )
+
+    preview = run_preview(tmp_path, "--project", str(project), "--no-policy")
+
+    assert preview.status == 2
+    assert "expected a value of type `<class 'str'>`" in preview.stderr
+    assert "property `policy`" in preview.stderr
+    assert "Traceback" not in preview.stderr
+
+
+def test_preview_program_error_location_is_a_program_file(tmp_path):
+    project = _write_program(tmp_path / "project", "def broken(:\n")
+
+    preview = run_preview(tmp_path, "--project", str(project), "--no-policy")
+
+    assert preview.status == 2
+    assert "SyntaxError" in preview.stderr
+    assert "<frozen" not in preview.stderr
+
+
+def test_run_program_stuck_program_is_a_program_error(tmp_path, monkeypatch):
+    project = _write_program(tmp_path / "project", "import threading\n\nthreading.Event().wait()\n")
+    monkeypatch.setattr(engine, "PROGRAM_TIMEOUT_SECONDS", 3.0)
+
+    with pytest.raises(engine.ProgramError, match="did not finish within 3 seconds"):
+        engine.run_program(load_stack(project, "dev"), new_stack=False, answers=Answers())
 
 
 def test_preview_stack_reference_without_answer_exits_2_naming_it(tmp_path):

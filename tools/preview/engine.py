@@ -103,21 +103,28 @@ def run_program(stack: StackConfig, *, new_stack: bool, answers: Answers) -> Pro
         # The request holds config values (placeholders stand in for secure ones); only this
         # process's private temporary directory sees it.
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        completed = subprocess.run(
-            [
-                program_python(stack),
-                "-m",
-                "tools.preview.host",
-                str(request_path),
-                str(result_path),
-            ],
-            cwd=stack.main_path.parent,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PROGRAM_TIMEOUT_SECONDS,
-            check=False,
-        )
+        try:
+            completed = subprocess.run(
+                [
+                    program_python(stack),
+                    "-m",
+                    "tools.preview.host",
+                    str(request_path),
+                    str(result_path),
+                ],
+                cwd=stack.main_path.parent,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=PROGRAM_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ProgramError(
+                f"the program of stack '{stack.stack}' did not finish within "
+                f"{PROGRAM_TIMEOUT_SECONDS:g} seconds and was stopped; look for an output or "
+                "an await that never resolves"
+            ) from exc
         output = completed.stdout + completed.stderr
         if not result_path.is_file():
             raise ProgramError(

@@ -330,8 +330,16 @@ def describe_error(exc: BaseException, program_dir: Path) -> dict[str, str]:
     """The program's own message, with where in the program it came from when that helps."""
     cause = exc
     # The SDK re-raises an RPC's failure from the original; the original says what happened.
-    while cause.__cause__ is not None and not isinstance(cause, AnswerError):
+    # A chain may loop back on itself (the SDK re-raises a type error from itself), so stop at
+    # the first exception already seen.
+    seen = {id(cause)}
+    while (
+        cause.__cause__ is not None
+        and id(cause.__cause__) not in seen
+        and not isinstance(cause, AnswerError)
+    ):
         cause = cause.__cause__
+        seen.add(id(cause))
     if isinstance(cause, AnswerError):
         return {"kind": "answers", "message": str(cause)}
     if isinstance(exc, (pulumi.RunError, pulumi.ConfigMissingError, pulumi.ConfigTypeError)):
@@ -340,7 +348,10 @@ def describe_error(exc: BaseException, program_dir: Path) -> dict[str, str]:
         return {"kind": "program", "message": f"the program exited with status {exc.code}"}
     location = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if Path(frame.filename).resolve().is_relative_to(program_dir.resolve()):
+        # Frozen and generated code has names such as "<frozen runpy>", which would resolve
+        # against the working directory (the program's) and pass for a program file.
+        filename = Path(frame.filename)
+        if filename.is_absolute() and filename.resolve().is_relative_to(program_dir.resolve()):
             location = f" (at {Path(frame.filename).name}:{frame.lineno})"
             break
     return {"kind": "program", "message": f"{type(exc).__name__}: {exc}{location}"}
