@@ -23,6 +23,8 @@ from support import (
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
+# Aurora's instances: they, not the cluster, carry publiclyAccessible and Performance Insights.
+RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 RDS_PROXY = "aws:rds/proxy:Proxy"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -133,7 +135,7 @@ def rds_storage_encrypted_with_cmk(
 def rds_performance_insights_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
-    for resource in view.of_type(RDS_INSTANCE, RDS_CLUSTER):
+    for resource in view.of_type(RDS_INSTANCE, RDS_CLUSTER, RDS_CLUSTER_INSTANCE):
         props = view.props(resource)
         enabled = props.get("performanceInsightsEnabled")
         if enabled is UNKNOWN:
@@ -409,7 +411,7 @@ POLICIES = [
     stack_policy(
         rds_performance_insights_cmk,
         description="RDS Performance Insights data is encrypted with a customer-managed KMS key.",
-        types=[RDS_INSTANCE, RDS_CLUSTER],
+        types=[RDS_INSTANCE, RDS_CLUSTER, RDS_CLUSTER_INSTANCE],
         config=AWS_MANAGED_KEY_CONFIG,
     ),
     stack_policy(
@@ -494,7 +496,7 @@ POLICIES = [
     resource_policy(
         rds_not_publicly_accessible,
         description="RDS instances are not reachable from the internet.",
-        types=[RDS_INSTANCE, RDS_CLUSTER],
+        types=[RDS_INSTANCE, RDS_CLUSTER, RDS_CLUSTER_INSTANCE],
         config=EXEMPT_CONFIG,
     ),
 ]

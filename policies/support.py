@@ -56,6 +56,7 @@ TYPE_LABELS = {
     "aws:ec2/subnet:Subnet": "Subnet",
     "aws:rds/instance:Instance": "RDS instance",
     "aws:rds/cluster:Cluster": "RDS cluster",
+    "aws:rds/clusterInstance:ClusterInstance": "RDS cluster instance",
     "aws:rds/proxy:Proxy": "RDS proxy",
     "aws:rds/subnetGroup:SubnetGroup": "DB subnet group",
     "aws:rds/parameterGroup:ParameterGroup": "DB parameter group",

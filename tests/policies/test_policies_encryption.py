@@ -115,6 +115,29 @@ def test_rds_performance_insights_cmk_default_key_fails(pack):
     )
 
 
+def test_rds_performance_insights_cmk_aurora_cluster_instance_default_key_fails(pack):
+    stack = added(
+        baseline(),
+        "aurora-1",
+        "aws:rds/clusterInstance:ClusterInstance",
+        {
+            "clusterIdentifier": "app-aurora",
+            "engine": "aurora-postgresql",
+            "instanceClass": "db.r6g.large",
+            "publiclyAccessible": False,
+            "performanceInsightsEnabled": True,
+        },
+    )
+
+    expect_violation(
+        pack.run(stack),
+        "rds-performance-insights-cmk",
+        "aurora-1",
+        "RDS cluster instance 'aurora-1' must encrypt with a customer-managed KMS key: "
+        "performanceInsightsKmsKeyId is not set",
+    )
+
+
 def test_rds_performance_insights_cmk_disabled_passes(pack):
     stack = changed(
         baseline(), "db", performanceInsightsEnabled=False, remove=["performanceInsightsKmsKeyId"]
@@ -343,6 +366,28 @@ def test_rds_not_publicly_accessible_public_fails(pack):
 
     expect_violation(
         pack.run(stack), "rds-not-publicly-accessible", "db", "must not be publicly accessible"
+    )
+
+
+def test_rds_not_publicly_accessible_aurora_cluster_instance_fails(pack):
+    # Aurora clusters have no publiclyAccessible of their own; their instances carry it.
+    stack = added(
+        baseline(),
+        "aurora-1",
+        "aws:rds/clusterInstance:ClusterInstance",
+        {
+            "clusterIdentifier": "app-aurora",
+            "engine": "aurora-postgresql",
+            "instanceClass": "db.r6g.large",
+            "publiclyAccessible": True,
+        },
+    )
+
+    expect_violation(
+        pack.run(stack),
+        "rds-not-publicly-accessible",
+        "aurora-1",
+        "RDS cluster instance 'aurora-1' must not be publicly accessible",
     )
 
 
