@@ -43,7 +43,10 @@ QUERY_TIMEOUT_SECONDS = 10.0
 MIN_ATTEMPT_SECONDS = 0.2
 DEFAULT_APPLICATION_NAME = "lambda-private-db"
 
-Work = Callable[[pg8000.native.Connection], T]
+# Below this much time left, a statement is not sent: the socket could not wait for its answer.
+MIN_STATEMENT_SECONDS = 0.05
+
+Work = Callable[["BoundedConnection"], T]
 
 
 class Database:
@@ -197,15 +200,17 @@ class Database:
                 f"Only {budget_seconds:.2f} s of the invocation is left after connecting to "
                 f"{self._where()}; raise the function's timeout."
             )
-        # The client-side socket timeout bounds every read and write of this transaction; the
-        # server-side statement_timeout stops the query there too. SET LOCAL ends with the
-        # transaction, so the session (and an RDS Proxy connection) stays unpinned.
-        _set_socket_timeout(connection, budget_seconds)
+        # The server-side statement_timeout stops each query there; the client-side socket
+        # timeout is set again before every statement to the time then left (BoundedConnection),
+        # so a transaction of several statements cannot outlive the invocation either. SET
+        # LOCAL ends with the transaction, so the session (and an RDS Proxy connection) stays
+        # unpinned.
+        bounded = BoundedConnection(connection, deadline, budget_seconds)
         statement_timeout_ms = max(1, int(budget_seconds * 1000))
         try:
-            connection.run(f"BEGIN; SET LOCAL statement_timeout = {statement_timeout_ms}")
-            result = work(connection)
-            connection.run("COMMIT")
+            bounded.run(f"BEGIN; SET LOCAL statement_timeout = {statement_timeout_ms}")
+            result = work(bounded)
+            bounded.run("COMMIT")
         except BaseException as exc:
             self._abandon_transaction(connection, exc)
             raise
@@ -337,6 +342,31 @@ class Database:
 
     def _where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}/{self.settings.database}"
+
+
+class BoundedConnection:
+    """A connection whose every statement waits no longer than the invocation has left.
+
+    pg8000 applies one socket timeout to every read; set once per transaction, it would let
+    each of several statements take that long, and the transaction run past the deadline.
+    """
+
+    def __init__(
+        self, connection: pg8000.native.Connection, deadline: Deadline, cap_seconds: float
+    ) -> None:
+        self._connection = connection
+        self._deadline = deadline
+        self._cap_seconds = cap_seconds
+
+    def run(self, sql: str, **params: object) -> list | None:
+        budget_seconds = self._deadline.budget(self._cap_seconds)
+        if budget_seconds < MIN_STATEMENT_SECONDS:
+            raise DeadlineExceededError(
+                f"Only {budget_seconds:.2f} s of the invocation is left, too little for the "
+                "next statement of the transaction; raise the function's timeout."
+            )
+        _set_socket_timeout(self._connection, budget_seconds)
+        return self._connection.run(sql, **params)
 
 
 _shared: Database | None = None

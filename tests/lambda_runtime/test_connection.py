@@ -246,6 +246,34 @@ def test_database_stalled_query_fails_within_remaining_time_and_discards_connect
     assert not database.is_connected
 
 
+def test_database_transaction_of_several_slow_statements_ends_at_the_deadline(
+    postgres, tls, app_database
+):
+    # GIVEN 1.5 s left and a unit of work of three statements of 0.6 s each: every one is
+    # within the time left when the transaction starts, all three together are not
+    database = _reader_database(
+        postgres, tls, app_database, retry_policy=RetryPolicy(max_attempts=1)
+    )
+    remaining_seconds = 1.5
+
+    def three_slow_statements(connection) -> None:
+        for _ in range(3):
+            connection.run("SELECT pg_sleep(0.6)")
+
+    # WHEN it runs
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientDatabaseError):
+            database.run_transaction(three_slow_statements, Deadline.after(remaining_seconds))
+        elapsed_seconds = time.monotonic() - started
+    finally:
+        database.close()
+
+    # THEN it fails by the deadline instead of finishing after it, and keeps no connection
+    assert elapsed_seconds < remaining_seconds + 0.2
+    assert not database.is_connected
+
+
 def test_database_max_connections_exhausted_retries_with_jitter_then_breaker_opens_and_recovers(
     postgres, tls, app_database, caplog
 ):
