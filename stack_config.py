@@ -18,6 +18,10 @@ from components.database import (
     SUPPORTED_MAJOR_VERSIONS,
     proxy_connection_budget,
 )
+from components.lambda_tier import (
+    MAX_HTTP_FUNCTION_TIMEOUT_SECONDS,
+    MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS,
+)
 from components.network import (
     LOG_RETENTION_DAYS,
     MIN_AVAILABILITY_ZONES,
@@ -45,9 +49,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Lambda limits. https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10_240
 MAX_TIMEOUT_SECONDS = 900
-# An HTTP API integration gives up after 30 seconds, so a longer function only wastes time.
-# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
-MAX_HTTP_TIMEOUT_SECONDS = 30
 # An SQS event source mapping without a batching window takes at most 10 messages a batch and
 # scales between 2 and 1000 concurrent invocations.
 # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
@@ -915,10 +916,14 @@ def _read_tier(
         )
     memory_mb = number("memoryMb", low=MIN_MEMORY_MB, high=MAX_MEMORY_MB)
     timeout_seconds = number("timeoutSeconds", low=1, high=MAX_TIMEOUT_SECONDS)
-    if trigger == "http" and timeout_seconds > MAX_HTTP_TIMEOUT_SECONDS:
+    if trigger == "http" and timeout_seconds > MAX_HTTP_FUNCTION_TIMEOUT_SECONDS:
+        # The limit LambdaTier enforces: API Gateway's 30 s less the second the integration
+        # waits beyond the function.
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
         reader.problem(
             f"{field_key('timeoutSeconds')} is {timeout_seconds}, but an HTTP API gives up "
-            f"after {MAX_HTTP_TIMEOUT_SECONDS} s; use {MAX_HTTP_TIMEOUT_SECONDS} or less."
+            f"after {MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS} s and the function must end a second "
+            f"before; use {MAX_HTTP_FUNCTION_TIMEOUT_SECONDS} or less."
         )
 
     internet_egress = flag("internetEgress")

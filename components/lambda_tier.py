@@ -39,8 +39,11 @@ MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200
 # Maximum concurrency of an SQS event source mapping: AWS accepts 2 to 1000.
 MIN_SQS_MAXIMUM_CONCURRENCY = 2
 MAX_SQS_MAXIMUM_CONCURRENCY = 1000
-# API Gateway gives up on an integration after 30 seconds.
+# API Gateway gives up on an integration after 30 seconds. The integration waits one second
+# longer than the function may run, so that the function's own timeout, not API Gateway's,
+# ends a request that runs too long: a function behind an HTTP API may run 29 seconds at most.
 MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS = 30
+MAX_HTTP_FUNCTION_TIMEOUT_SECONDS = MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS - 1
 
 _HANDLER = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
 _DB_USER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -730,14 +733,11 @@ def validate_http_trigger(trigger: HttpTrigger, timeout_seconds: int) -> list[st
             "'trigger.access_log_retention_days' must be one CloudWatch Logs accepts, "
             f"got {trigger.access_log_retention_days!r}."
         )
-    if (
-        is_whole_number(timeout_seconds)
-        and timeout_seconds > MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS - 1
-    ):
+    if is_whole_number(timeout_seconds) and timeout_seconds > MAX_HTTP_FUNCTION_TIMEOUT_SECONDS:
         problems.append(
             f"'timeout_seconds' {timeout_seconds} exceeds what an HTTP API waits for: API "
             f"Gateway ends an integration after {MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS} s; use "
-            f"at most {MAX_HTTP_INTEGRATION_TIMEOUT_SECONDS - 1} s."
+            f"at most {MAX_HTTP_FUNCTION_TIMEOUT_SECONDS} s."
         )
     return problems
 

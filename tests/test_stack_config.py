@@ -308,6 +308,12 @@ INVALID_CONFIGS = {
         "tiers[1].timeoutSeconds",
         "60",
     ),
+    # 30 s is API Gateway's own limit; LambdaTier allows 29, and so must the config.
+    "http-timeout-at-the-api-limit": (
+        lambda c: changed(c, tiers=_tiers_with(c, 1, timeoutSeconds=30)),
+        "tiers[1].timeoutSeconds",
+        "use 29 or less",
+    ),
     "key-typo": (
         lambda c: changed(c, natStratgy="none"),
         "natStratgy",
