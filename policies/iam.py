@@ -31,6 +31,12 @@ ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 GROUP_POLICY_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
+# The exclusive forms attach a whole list of managed policies (`policyArns`) at once.
+EXCLUSIVE_ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+)
 
 # Resources whose `policy` property is a permissions document; roles carry theirs inline.
 DOCUMENT_TYPES = (IAM_POLICY, IAM_ROLE_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, IAM_ROLE)
@@ -304,6 +310,9 @@ def iam_no_admin_managed_policies(
     for resource in view.of_type(*ATTACHMENT_TYPES):
         for finding in _managed_policy_findings(view, resource, "policyArn", allowed):
             yield resource, finding
+    for resource in view.of_type(*EXCLUSIVE_ATTACHMENT_TYPES):
+        for finding in _managed_policy_findings(view, resource, "policyArns", allowed):
+            yield resource, finding
     for resource in view.of_type(IAM_ROLE):
         if view.props(resource).get("managedPolicyArns") is not None:
             for finding in _managed_policy_findings(view, resource, "managedPolicyArns", allowed):
@@ -414,7 +423,7 @@ POLICIES = [
         iam_no_admin_managed_policies,
         description="No administrative or full-access managed policy is attached; AWS managed"
         " policies only from an allow-list.",
-        types=[*ATTACHMENT_TYPES, IAM_ROLE],
+        types=[*ATTACHMENT_TYPES, *EXCLUSIVE_ATTACHMENT_TYPES, IAM_ROLE],
         config={
             "allowedAwsManagedPolicies": {
                 **STRING_LIST,

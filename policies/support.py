@@ -48,6 +48,15 @@ TYPE_LABELS = {
     "aws:iam/policyAttachment:PolicyAttachment": "IAM policy attachment",
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": "IAM user policy attachment",
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "IAM group policy attachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": (
+        "IAM role policy attachments"
+    ),
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": (
+        "IAM user policy attachments"
+    ),
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": (
+        "IAM group policy attachments"
+    ),
     "aws:ec2/securityGroup:SecurityGroup": "Security group",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "Default security group",
     "aws:ec2/securityGroupRule:SecurityGroupRule": "Security group rule",

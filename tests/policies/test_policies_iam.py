@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 
 from tests.policies.conftest import expect_unverified, expect_violation, mandatory, of_policy
-from tests.policies.factory import APP_LOGS_POLICY, LAMBDA_TRUST, added, baseline, changed
+from tests.policies.factory import (
+    APP_LOGS_POLICY,
+    LAMBDA_TRUST,
+    ROLE_NAME,
+    VPC_ACCESS_ARN,
+    added,
+    baseline,
+    changed,
+)
 from tools.analyzer import UNKNOWN, Secret
 
 
@@ -357,6 +365,28 @@ def test_iam_no_admin_managed_policies_role_managed_arns_checked(pack):
     )
 
     expect_violation(pack.run(stack), "iam-no-admin-managed-policies", "role", "PowerUserAccess")
+
+
+def test_iam_no_admin_managed_policies_exclusive_attachments_checked(pack):
+    # aws.iam.RolePolicyAttachmentsExclusive attaches a list of managed policies at once.
+    stack = added(
+        baseline(),
+        "role-attachments",
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        {
+            "roleName": ROLE_NAME,
+            "policyArns": [VPC_ACCESS_ARN, "arn:aws:iam::aws:policy/IAMFullAccess"],
+        },
+        {"roleName": ["role"]},
+    )
+
+    expect_violation(
+        pack.run(stack),
+        "iam-no-admin-managed-policies",
+        "role-attachments",
+        "IAM role policy attachments 'role-attachments' must not attach the administrative or "
+        "full-access policy IAMFullAccess",
+    )
 
 
 def test_iam_no_admin_managed_policies_unknown_arn_from_stack_policy_passes(pack):
