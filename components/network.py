@@ -21,6 +21,14 @@ AWS_RESERVED_IPS_PER_SUBNET = 5
 SHORTEST_PREFIX_LENGTH = 16
 LONGEST_PREFIX_LENGTH = 28
 
+# The blocks AWS advises for VPCs: RFC 1918 private space and RFC 6598 shared space. Other
+# blocks Python calls private (loopback, link-local, benchmarking, reserved) cannot work as a VPC.
+# https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+VPC_ADDRESS_SPACES = tuple(
+    ipaddress.IPv4Network(block)
+    for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+
 MIN_AVAILABILITY_ZONES = 2
 NAT_STRATEGIES = ("none", "single", "per-az")
 
@@ -579,6 +587,19 @@ def plan_subnets(
         ("data", az_count, data_prefix_length, tuple(data_cidrs), data_ip_need),
         ("public", public_count, public_prefix_length, tuple(public_cidrs), 0),
     )
+    # When even the smallest subnets that hold each tier's need overflow the VPC, the VPC block
+    # is the one thing to change, and no advice about subnet sizes could help.
+    minimum = _minimum_layout(tiers)
+    vpc_too_small = minimum.address_count > vpc.num_addresses
+    if vpc_too_small:
+        problems.append(
+            f"{key('vpcCidr')} {vpc} has {vpc.num_addresses} addresses, too few for even the "
+            f"smallest subnets that hold each tier's need ({minimum.summary}: "
+            f"{minimum.address_count} addresses); "
+            + _vpc_size_fix(minimum.address_count, "fewer zones")
+        )
+    subnet_count = sum(len(listed) or count for _, count, _, listed, _ in tiers)
+
     fixed: list[tuple[str, ipaddress.IPv4Network]] = []
     wanted: list[tuple[str, int, int]] = []
     for tier, count, prefix_length, listed, ip_need in tiers:
@@ -620,10 +641,17 @@ def plan_subnets(
             )
             continue
         if prefix_length < vpc.prefixlen:
-            problems.append(
-                f"{prefix_key} /{prefix_length} is larger than the VPC block {vpc}; use a "
-                f"prefix length of {vpc.prefixlen + 2} or more."
-            )
+            if not vpc_too_small:
+                # From the size that fits every subnet of the plan at one common size, down to
+                # the smallest that still holds this tier's need; the minimum layout above
+                # fits, so the range is never empty.
+                longest = min(LONGEST_PREFIX_LENGTH, shortest_fitting_prefix(ip_need))
+                shortest = min(vpc.prefixlen + math.ceil(math.log2(subnet_count)), longest)
+                sizes = f"/{longest}" if shortest == longest else f"/{shortest} to /{longest}"
+                problems.append(
+                    f"{prefix_key} /{prefix_length} is larger than the VPC block {vpc}; use "
+                    f"{sizes}."
+                )
             continue
         wanted.extend((tier, index, prefix_length) for index in range(count))
 
@@ -649,12 +677,17 @@ def plan_subnets(
                 f"{sum(1 for t, _, _ in wanted if t == name)} {name} /{length}"
                 for name, length in sorted({(t, length) for t, _, length in wanted})
             )
+            if needed <= vpc.num_addresses:
+                fix = (
+                    "the listed blocks leave no aligned room for the rest; move them, or "
+                    "remove the CIDR lists and let the program plan every subnet."
+                )
+            else:
+                fix = _vpc_size_fix(needed, "smaller subnets (longer prefix lengths)")
             raise NetworkPlanError(
                 [
                     f"{key('vpcCidr')} {vpc} has {vpc.num_addresses} addresses and cannot hold "
-                    f"the subnets ({summary}; {needed} addresses with any listed blocks); use "
-                    f"a /{shortest_fitting_prefix(needed)} or larger VPC block, or smaller "
-                    "subnets."
+                    f"the subnets ({summary}; {needed} addresses with any listed blocks); {fix}"
                 ]
             )
         taken.append(block)
@@ -749,10 +782,10 @@ def _parse_vpc(cidr: str, key: str, problems: list[str]) -> ipaddress.IPv4Networ
             f"as AWS requires, got {cidr}; use e.g. 10.20.0.0/16."
         )
         return None
-    if not (network.is_private or network.subnet_of(ipaddress.IPv4Network("100.64.0.0/10"))):
+    if not any(network.subnet_of(space) for space in VPC_ADDRESS_SPACES):
         problems.append(
-            f"{key} {cidr} is public address space; use a private range (10.0.0.0/8, "
-            "172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10)."
+            f"{key} {cidr} is outside the private ranges a VPC uses; pick a block inside "
+            f"{', '.join(map(str, VPC_ADDRESS_SPACES))}, e.g. 10.20.0.0/16."
         )
         return None
     return network
@@ -778,6 +811,45 @@ def _parse_subnet(
         problems.append(f"{key} block {cidr} is outside the VPC block {vpc}; pick one inside it.")
         return None
     return network
+
+
+@dataclass(frozen=True)
+class _MinimumLayout:
+    address_count: int
+    summary: str
+
+
+def _minimum_layout(tiers: Sequence[tuple[str, int, int, tuple[str, ...], int]]) -> _MinimumLayout:
+    """The smallest plan that could work: listed blocks as they are, and every other subnet at
+    the smallest size AWS allows that still holds its tier's need."""
+    address_count = 0
+    parts: list[str] = []
+    for tier, count, _, listed, ip_need in tiers:
+        if listed:
+            sizes = []
+            for cidr in listed:
+                try:
+                    sizes.append(ipaddress.IPv4Network(cidr).num_addresses)
+                except ValueError:
+                    continue  # reported with the key by the caller
+            address_count += sum(sizes)
+            parts.append(f"{len(listed)} listed {tier}")
+        elif count:
+            prefix_length = min(LONGEST_PREFIX_LENGTH, shortest_fitting_prefix(ip_need))
+            address_count += count * 2 ** (32 - prefix_length)
+            parts.append(f"{count} {tier} /{prefix_length}")
+    return _MinimumLayout(address_count, ", ".join(parts))
+
+
+def _vpc_size_fix(address_count: int, alternative: str) -> str:
+    """Advice for a VPC too small for `address_count` addresses, within the sizes AWS allows."""
+    prefix_length = shortest_fitting_prefix(address_count)
+    if prefix_length >= SHORTEST_PREFIX_LENGTH:
+        return f"use a /{prefix_length} or larger VPC block, or {alternative}."
+    return (
+        f"more than a /{SHORTEST_PREFIX_LENGTH} (the largest VPC block AWS allows) holds; "
+        f"use {alternative}."
+    )
 
 
 def _first_free_block(

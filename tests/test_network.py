@@ -126,6 +126,40 @@ def test_plan_subnets_rejects_a_plan_that_does_not_fit():
     assert "2 app /24" in problem and "use a /22 or larger VPC block" in problem
 
 
+def test_plan_subnets_vpc_too_small_for_any_legal_subnets_asks_for_a_larger_vpc():
+    # GIVEN a /28 VPC: one app subnet alone needs a /27
+    with pytest.raises(NetworkPlanError) as caught:
+        plan_subnets("10.0.0.0/28", 2, 22, public_count=1, app_prefix_length=24)
+
+    # THEN one problem, about the VPC, with a size AWS accepts (no /30 subnets)
+    (problem,) = caught.value.problems
+    assert problem.startswith("'vpcCidr' 10.0.0.0/28 has 16 addresses, too few")
+    assert "2 app /27, 2 data /28, 1 public /28: 112 addresses" in problem
+    assert "use a /25 or larger VPC block, or fewer zones" in problem
+
+
+def test_plan_subnets_subnets_larger_than_the_vpc_get_sizes_that_fit_and_hold_the_need():
+    with pytest.raises(NetworkPlanError) as caught:
+        plan_subnets("10.0.0.0/20", 2, 22, public_count=1, app_prefix_length=18)
+
+    # 5 subnets fit at /23 each; an app subnet must hold 22 addresses, so /27 at the smallest.
+    (problem,) = caught.value.problems
+    assert (
+        problem
+        == "'appSubnetPrefixLength' /18 is larger than the VPC block 10.0.0.0/20; use /23 to /27."
+    )
+
+
+def test_plan_subnets_beyond_the_largest_vpc_asks_for_smaller_subnets_not_a_larger_vpc():
+    with pytest.raises(NetworkPlanError) as caught:
+        plan_subnets("10.0.0.0/16", 2, 22, public_count=1, app_prefix_length=16)
+
+    (problem,) = caught.value.problems
+    assert "more than a /16 (the largest VPC block AWS allows) holds" in problem
+    assert "use smaller subnets" in problem
+    assert "/14" not in problem and "/15" not in problem
+
+
 def test_plan_subnets_rejects_overlapping_listed_blocks():
     with pytest.raises(NetworkPlanError) as caught:
         plan_subnets(
@@ -174,7 +208,13 @@ def test_plan_subnets_rejects_listed_blocks_too_small_outside_or_miscounted():
     [
         ("10.0.0.1/16", "did you mean 10.0.0.0/16"),
         ("10.0.0.0/8", "must be a /16 to /28 block"),
-        ("8.8.0.0/16", "is public address space"),
+        ("8.8.0.0/16", "outside the private ranges a VPC uses"),
+        # Python calls these private, but none of them can be a VPC.
+        ("169.254.0.0/16", "outside the private ranges a VPC uses"),
+        ("127.0.0.0/16", "outside the private ranges a VPC uses"),
+        ("198.18.0.0/16", "outside the private ranges a VPC uses"),
+        ("240.0.0.0/16", "outside the private ranges a VPC uses"),
+        ("0.0.0.0/16", "outside the private ranges a VPC uses"),
         ("fd00::/56", "must be an IPv4 block"),
         ("ten-dot-zero", "write it like 10.20.0.0/16"),
     ],
@@ -184,6 +224,13 @@ def test_plan_subnets_rejects_a_bad_vpc_block(vpc_cidr, expected):
         plan_subnets(vpc_cidr, 2, 22, public_count=1)
 
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "vpc_cidr", ["10.99.0.0/16", "172.31.0.0/16", "192.168.0.0/16", "100.64.0.0/16"]
+)
+def test_plan_subnets_accepts_each_vpc_address_space(vpc_cidr):
+    assert plan_subnets(vpc_cidr, 2, 22, public_count=1).app
 
 
 def test_plan_subnets_names_keys_with_the_given_prefix():

@@ -220,6 +220,22 @@ INVALID_CONFIGS = {
         "vpcCidr",
         "10.20.0.0/24",
     ),
+    # Python's is_private holds for link-local space too, which cannot be a VPC.
+    "vpc-cidr-link-local": (
+        lambda c: changed(c, vpcCidr="169.254.0.0/16"),
+        "vpcCidr",
+        "outside the private ranges",
+    ),
+    "vpc-cidr-smaller-than-any-legal-plan": (
+        lambda c: changed(c, vpcCidr="10.20.0.0/28"),
+        "vpcCidr",
+        "use a /25 or larger VPC block",
+    ),
+    "app-subnets-beyond-the-largest-vpc": (
+        lambda c: changed(c, appSubnetPrefixLength=16),
+        "vpcCidr",
+        "use smaller subnets",
+    ),
     "app-subnet-too-small": (
         lambda c: changed(c, appSubnetPrefixLength=28),
         "appSubnetPrefixLength",
