@@ -134,17 +134,41 @@ def parse_documents(
     return documents, findings
 
 
-def allow_statements(document: dict) -> Iterator[tuple[str, dict]]:
+def allow_statements(document: dict) -> Iterator[tuple[str, Any]]:
     """Allow statements with a name for messages: their Sid, or their position.
+
+    A statement, or its Effect, that is not known yet comes as UNKNOWN: it may allow anything.
+    (A document given as an object, as TypeScript programs may write it, can hold unknowns.)
 
     Limit: Condition blocks are not evaluated, so a wildcard narrowed by a condition still fails.
     """
     statements = document.get("Statement")
+    if statements is UNKNOWN:
+        yield "Statement", UNKNOWN
+        return
     for index, statement in enumerate(as_list(statements), start=1):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        if statement is UNKNOWN:
+            yield f"statement {index}", UNKNOWN
+            continue
+        if not isinstance(statement, dict):
             continue
         sid = statement.get("Sid")
-        yield (f"statement '{sid}'" if sid else f"statement {index}"), statement
+        name = f"statement '{sid}'" if isinstance(sid, str) and sid else f"statement {index}"
+        effect = statement.get("Effect")
+        if effect is UNKNOWN:
+            yield name, UNKNOWN
+        elif effect == "Allow":
+            yield name, statement
+
+
+def known_strings(statement: dict, key: str, where: str) -> tuple[list[str], list[Finding]]:
+    """The known items of a statement element, and a note when some are not known yet."""
+    value = statement.get(key)
+    items = [UNKNOWN] if value is UNKNOWN else as_list(value)
+    known = [str(item) for item in items if item is not UNKNOWN]
+    if len(known) == len(items):
+        return known, []
+    return known, [unverified(key, where, "it is not known yet")]
 
 
 def _grants(actions: list[str], wanted: str) -> bool:
@@ -157,7 +181,13 @@ def _document_findings(props: dict[str, Any], resource_label: str, check: Any) -
     yield from findings
     for where, document in documents:
         for statement_name, statement in allow_statements(document):
-            yield from check(f"{resource_label} ({where}, {statement_name})", statement)
+            statement_where = f"{resource_label} ({where}, {statement_name})"
+            if statement is UNKNOWN:
+                yield unverified(
+                    statement_name, f"{resource_label} ({where})", "it is not known yet"
+                )
+                continue
+            yield from check(statement_where, statement)
 
 
 # Policies
@@ -172,8 +202,9 @@ def iam_no_wildcard_actions(props: dict[str, Any], resource_label: str, config: 
                 f"{where} must list the actions it allows: Allow with NotAction grants every "
                 "other action; replace NotAction with Action and the specific actions."
             )
-        for action in as_list(statement.get("Action")):
-            text = str(action)
+        actions, notes = known_strings(statement, "Action", where)
+        yield from notes
+        for text in actions:
             wildcard = text == "*" or text.endswith(":*")
             if wildcard and text.lower() not in allowed:
                 yield violation(
@@ -188,22 +219,24 @@ def iam_no_wildcard_resources(props: dict[str, Any], resource_label: str, config
     star_only = {action.lower() for action in config.strings("resourceWildcardActions")}
 
     def check(where: str, statement: dict) -> Iterator[Finding]:
-        resources = [str(item) for item in as_list(statement.get("Resource"))]
+        resources, resource_notes = known_strings(statement, "Resource", where)
         if "NotResource" in statement:
             yield violation(
                 f"{where} must name the resources it allows: Allow with NotResource grants every "
                 "other resource; replace NotResource with Resource ARNs."
             )
-        if "*" not in resources:
-            return
-        actions = [str(item) for item in as_list(statement.get("Action"))]
+        actions, action_notes = known_strings(statement, "Action", where)
         scoped = sorted({action for action in actions if action.lower() not in star_only})
-        if scoped:
-            yield violation(
-                f"{where} must scope {', '.join(scoped)} to resource ARNs, not Resource '*'; "
-                "name the ARNs, or add the action to resourceWildcardActions if AWS allows it "
-                "only on '*'."
-            )
+        if "*" in resources:
+            yield from action_notes
+            if scoped:
+                yield violation(
+                    f"{where} must scope {', '.join(scoped)} to resource ARNs, not Resource '*'; "
+                    "name the ARNs, or add the action to resourceWildcardActions if AWS allows "
+                    "it only on '*'."
+                )
+        elif resource_notes and (scoped or action_notes):
+            yield from resource_notes
 
     yield from _document_findings(props, resource_label, check)
 
@@ -212,23 +245,30 @@ def iam_pass_role_scoped(props: dict[str, Any], resource_label: str, config: Con
     need_condition = bool(config.get("requirePassedToServiceCondition"))
 
     def check(where: str, statement: dict) -> Iterator[Finding]:
-        actions = [str(item) for item in as_list(statement.get("Action"))]
+        actions, action_notes = known_strings(statement, "Action", where)
         if not _grants(actions, "iam:PassRole"):
+            yield from action_notes
             return
-        resources = [str(item) for item in as_list(statement.get("Resource"))]
+        resources, resource_notes = known_strings(statement, "Resource", where)
+        yield from resource_notes
         broad = [item for item in resources if item == "*" or item.endswith(":role/*")]
         if broad:
             yield violation(
                 f"{where} must pass only named roles: iam:PassRole on '{broad[0]}'; set Resource "
                 "to the ARNs of the roles the caller hands to a service."
             )
+        if not need_condition:
+            return
         conditions = statement.get("Condition") or {}
+        if conditions is UNKNOWN or any(block is UNKNOWN for block in conditions.values()):
+            yield unverified("Condition", where, "it is not known yet")
+            return
         has_condition = any(
             "iam:passedtoservice" in {key.lower() for key in block}
             for block in conditions.values()
             if isinstance(block, dict)
         )
-        if need_condition and not has_condition:
+        if not has_condition:
             yield violation(
                 f"{where} must limit iam:PassRole to a service: it has no iam:PassedToService "
                 "condition; add Condition StringEquals iam:PassedToService."
@@ -241,10 +281,13 @@ def iam_rds_connect_scoped(props: dict[str, Any], resource_label: str, config: C
     allow_user_wildcard = bool(config.get("allowUserWildcard"))
 
     def check(where: str, statement: dict) -> Iterator[Finding]:
-        actions = [str(item) for item in as_list(statement.get("Action"))]
+        actions, action_notes = known_strings(statement, "Action", where)
         if not _grants(actions, "rds-db:connect"):
+            yield from action_notes
             return
-        for resource in (str(item) for item in as_list(statement.get("Resource"))):
+        resources, resource_notes = known_strings(statement, "Resource", where)
+        yield from resource_notes
+        for resource in resources:
             match = _DBUSER_ARN.match(resource)
             if resource == "*" or (match is None and "rds-db" in resource):
                 yield violation(
@@ -274,12 +317,20 @@ def iam_trust_specific_principals(props: dict[str, Any], resource_label: str, co
     for _where, document in documents:
         for statement_name, statement in allow_statements(document):
             where = f"{resource_label} (trust policy, {statement_name})"
+            if statement is UNKNOWN:
+                yield unverified(
+                    statement_name, f"{resource_label} (trust policy)", "not known yet"
+                )
+                continue
             if "NotPrincipal" in statement:
                 yield violation(
                     f"{where} must name who may assume the role: Allow with NotPrincipal trusts "
                     "everyone else; use Principal with the service principal."
                 )
             principal = statement.get("Principal")
+            if principal is UNKNOWN:
+                yield unverified("Principal", where, "it is not known yet")
+                continue
             if principal == "*":
                 yield violation(
                     f"{where} must trust specific service principals, not Principal '*'; set "
@@ -288,8 +339,9 @@ def iam_trust_specific_principals(props: dict[str, Any], resource_label: str, co
                 continue
             if not isinstance(principal, dict):
                 continue
-            for principal_type, values in principal.items():
-                names = [str(item) for item in as_list(values)]
+            for principal_type in principal:
+                names, notes = known_strings(principal, principal_type, where)
+                yield from notes
                 if any("*" in name for name in names):
                     yield violation(
                         f"{where} must trust specific principals: {principal_type} "
@@ -298,8 +350,8 @@ def iam_trust_specific_principals(props: dict[str, Any], resource_label: str, co
                 elif principal_type not in allowed_types:
                     yield violation(
                         f"{where} must trust only {', '.join(sorted(allowed_types))} principals: "
-                        f"it trusts {principal_type} {', '.join(names)}; use a service principal "
-                        "or add the type to allowedPrincipalTypes."
+                        f"it trusts {principal_type} {', '.join(names) or '(not known yet)'}; use "
+                        "a service principal or add the type to allowedPrincipalTypes."
                     )
 
 

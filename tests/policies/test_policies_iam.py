@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from tests.policies.conftest import expect_unverified, expect_violation, mandatory, of_policy
+from tests.policies.conftest import (
+    expect_unverified,
+    expect_violation,
+    mandatory,
+    name_of,
+    of_policy,
+)
 from tests.policies.factory import (
     APP_LOGS_POLICY,
     LAMBDA_TRUST,
@@ -261,6 +267,77 @@ def test_iam_documents_secret_wrapped_are_checked(pack):
     diagnostics = pack.run(stack)
 
     expect_violation(diagnostics, "iam-no-wildcard-actions", "app-policy", "Action 's3:*'")
+
+
+# Documents given as objects (as TypeScript programs may write them) can hold unknowns inside.
+
+
+def test_iam_document_object_unknown_action_noted_not_failed(pack):
+    document = json.loads(json.dumps(APP_LOGS_POLICY))
+    document["Statement"].append({"Effect": "Allow", "Action": UNKNOWN, "Resource": "*"})
+    stack = changed(baseline(first_preview=True), "app-policy", policy=document)
+
+    diagnostics = pack.run(stack)
+
+    for policy in (
+        "iam-no-wildcard-actions",
+        "iam-no-wildcard-resources",
+        "iam-pass-role-scoped",
+        "iam-rds-connect-scoped",
+    ):
+        expect_unverified(
+            diagnostics,
+            policy,
+            "could not verify Action of IAM policy 'app-policy' (policy, statement 4)",
+        )
+
+
+def test_iam_document_object_unknown_statement_noted(pack):
+    document = json.loads(json.dumps(APP_LOGS_POLICY))
+    document["Statement"].append(UNKNOWN)
+    stack = changed(baseline(first_preview=True), "app-policy", policy=document)
+
+    diagnostics = pack.run(stack)
+
+    expect_unverified(
+        diagnostics,
+        "iam-no-wildcard-actions",
+        "could not verify statement 4 of IAM policy 'app-policy' (policy)",
+    )
+
+
+def test_iam_document_object_unknown_resource_noted_beside_proven_violation(pack):
+    # GIVEN a known service wildcard and an unknown Resource in the same statement
+    document = json.loads(json.dumps(APP_LOGS_POLICY))
+    document["Statement"].append({"Effect": "Allow", "Action": "s3:*", "Resource": UNKNOWN})
+    stack = changed(baseline(first_preview=True), "app-policy", policy=document)
+
+    diagnostics = pack.run(stack)
+
+    # THEN the wildcard action is a violation, and the unknown Resource only a note
+    on_policy = [d for d in diagnostics if name_of(d) == "app-policy"]
+    wildcard = of_policy(on_policy, "iam-no-wildcard-actions")
+    assert [d.level for d in wildcard] == ["mandatory"], wildcard
+    resources = of_policy(on_policy, "iam-no-wildcard-resources")
+    assert [d.level for d in resources] == ["advisory"], resources
+    assert "could not verify Resource of IAM policy 'app-policy'" in resources[0].message
+
+
+def test_iam_trust_specific_principals_unknown_principal_noted(pack):
+    trust = json.loads(json.dumps(LAMBDA_TRUST))
+    trust["Statement"][0]["Principal"] = {"AWS": UNKNOWN}
+    stack = changed(baseline(first_preview=True), "role", assumeRolePolicy=trust)
+
+    with pack.configured(
+        {"iam-trust-specific-principals": {"allowedPrincipalTypes": ["Service", "AWS"]}}
+    ):
+        diagnostics = pack.run(stack)
+
+    expect_unverified(
+        diagnostics,
+        "iam-trust-specific-principals",
+        "could not verify AWS of IAM role 'role' (trust policy, statement 1)",
+    )
 
 
 def test_iam_trust_specific_principals_star_fails(pack):
