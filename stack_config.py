@@ -29,6 +29,7 @@ from components.network import (
     NetworkPlanError,
     SubnetPlan,
     app_subnet_ip_need,
+    endpoint_service_problem,
     plan_subnets,
     public_subnet_count,
 )
@@ -147,8 +148,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "vpcEndpointServices",
         "array",
         ["secretsmanager"],
-        "AWS services reached through interface endpoints with private DNS; secretsmanager "
-        "at least.",
+        "AWS services reached through interface endpoints with private DNS, by short name "
+        "(kms, ecr.api); secretsmanager at least; not s3 or dynamodb.",
         items="string",
     ),
     ConfigKey(
@@ -679,12 +680,10 @@ def _read_network_values(reader: _Reader, region: str) -> dict[str, Any]:
             f"{reader.key('vpcEndpointServices')} lists {', '.join(repeated)} more than once; "
             "list each service once."
         )
-    malformed = [s for s in endpoint_services if not re.match(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$", s)]
-    if malformed:
-        reader.problem(
-            f"{reader.key('vpcEndpointServices')} has {', '.join(map(repr, malformed))}; use "
-            "service names as in com.amazonaws.<region>.<service>, e.g. secretsmanager."
-        )
+    for service in endpoint_services:
+        service_problem = endpoint_service_problem(service)
+        if service_problem:
+            reader.problem(f"{reader.key('vpcEndpointServices')} has {service_problem}")
 
     return {
         "vpc_cidr": reader.string("vpcCidr"),

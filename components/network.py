@@ -59,7 +59,19 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+# S3 and DynamoDB are reached through gateway endpoints. Private DNS on their interface
+# endpoints needs a gateway endpoint beside them or extra DNS options, neither of which this
+# network builds, so they are refused rather than deployed half working.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html
+GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
+
 _SERVICE_NAME = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
+# A full endpoint service name such as com.amazonaws.us-east-1.kms: the program adds the
+# partition's prefix and the region itself.
+_FULL_SERVICE_NAME = re.compile(
+    r"^(?:(?:cn\.)?com\.amazonaws\.)?(?:.*\.)?[a-z]{2}(?:-[a-z]+)+-\d+\.(?P<service>.+)$"
+)
+_SERVICE_PREFIX = re.compile(r"^(?:cn\.)?com\.amazonaws\.")
 _INSTANCE_SIZE = re.compile(r"^db\.[a-z0-9-]+\.(?:(\d+)?xlarge|micro|small|medium|large)$")
 
 
@@ -450,11 +462,9 @@ def validate_network_args(args: NetworkArgs) -> list[str]:
             "functions read their secrets through it."
         )
     for service in args.endpoint_services:
-        if not _SERVICE_NAME.match(service):
-            problems.append(
-                f"NetworkArgs.endpoint_services has {service!r}, which is not a service name "
-                "such as secretsmanager or ssm."
-            )
+        problem = endpoint_service_problem(service)
+        if problem:
+            problems.append(f"NetworkArgs.endpoint_services has {problem}")
     if not 1150 <= args.db_port <= 65535:
         problems.append(
             f"NetworkArgs.db_port must be within 1150-65535 as RDS requires, got {args.db_port}."
@@ -467,6 +477,31 @@ def validate_network_args(args: NetworkArgs) -> list[str]:
     if not args.region:
         problems.append("NetworkArgs.region is empty; pass the region the provider deploys to.")
     return problems
+
+
+def endpoint_service_problem(service: str) -> str | None:
+    """Why `service` cannot be an interface endpoint of this network, worded to follow "<key>
+    has ", or None when it can. The network builds the full name from the partition and the
+    region, so a service is its short name: secretsmanager, kms, ecr.api."""
+    if not isinstance(service, str) or not _SERVICE_NAME.match(service):
+        return (
+            f"{service!r}, which is not a service name; use short names such as secretsmanager, "
+            "kms or ecr.api."
+        )
+    full = _FULL_SERVICE_NAME.match(service)
+    if full or _SERVICE_PREFIX.match(service):
+        short = full.group("service") if full else _SERVICE_PREFIX.sub("", service)
+        return (
+            f"{service!r}, a full endpoint service name; the network adds the prefix and the "
+            f"region itself, so write only {short!r}."
+        )
+    if service in GATEWAY_ENDPOINT_SERVICES:
+        return (
+            f"{service!r}, which AWS serves through gateway endpoints; private DNS on its "
+            "interface endpoint needs a gateway endpoint or DNS options this network does not "
+            "build; remove it."
+        )
+    return None
 
 
 def check_subnet_plan(vpc_cidr: str, plan: SubnetPlan) -> list[str]:

@@ -18,6 +18,7 @@ from components.network import (
     SubnetPlan,
     app_subnet_ip_need,
     data_acl_entries,
+    endpoint_service_problem,
     plan_subnets,
     proxy_ip_need,
     public_subnet_count,
@@ -491,6 +492,30 @@ def test_network_args_name_every_bad_field():
         "flow_logs_retention_days",
     ):
         assert f"NetworkArgs.{field_name}" in message
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ("com.amazonaws.us-east-1.kms", "write only 'kms'"),
+        ("cn.com.amazonaws.cn-north-1.ecr.api", "write only 'ecr.api'"),
+        ("us-east-1.ssm", "write only 'ssm'"),
+        ("s3", "gateway endpoints"),
+        ("dynamodb", "gateway endpoints"),
+        ("Secrets Manager", "not a service name"),
+    ],
+)
+def test_network_args_reject_full_gateway_and_malformed_endpoint_services(service, expected):
+    with pytest.raises(NetworkArgsError) as caught:
+        network_args("single", endpoint_services=("secretsmanager", service))
+
+    assert f"NetworkArgs.endpoint_services has {service!r}" in str(caught.value)
+    assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("service", ["secretsmanager", "kms", "ecr.api", "execute-api", "logs"])
+def test_endpoint_service_problem_accepts_short_service_names(service):
+    assert endpoint_service_problem(service) is None
 
 
 def test_network_args_reject_a_plan_that_overlaps_or_leaves_the_vpc():

@@ -255,6 +255,17 @@ INVALID_CONFIGS = {
         "vpcEndpointServices",
         "secretsmanager",
     ),
+    # The network prefixes com.amazonaws.<region>. itself; a full name would be doubled.
+    "endpoint-full-service-name": (
+        lambda c: changed(c, vpcEndpointServices=["secretsmanager", "com.amazonaws.us-east-1.kms"]),
+        "vpcEndpointServices",
+        "write only 'kms'",
+    ),
+    "endpoint-gateway-service": (
+        lambda c: changed(c, vpcEndpointServices=["secretsmanager", "s3"]),
+        "vpcEndpointServices",
+        "gateway endpoints",
+    ),
     "log-retention": (lambda c: changed(c, logRetentionDays=10), "logRetentionDays", "got 10"),
     "kms-deletion-window": (
         lambda c: changed(c, kmsDeletionWindowDays=3),
