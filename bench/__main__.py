@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
                 results += stack_results
                 recorded[stack] = json_path
             _progress(f"preview scaling {preview.TIER_COUNTS} tiers, {repeats['scaling_rounds']}x")
-            results += preview.scaling(preview.TIER_COUNTS, repeats["scaling_rounds"], work_dir)
+            scaling_results, scaling_notes = preview.scaling(
+                preview.TIER_COUNTS, repeats["scaling_rounds"], work_dir
+            )
+            results += scaling_results
+            notes += scaling_notes
 
         if "policy" in parts:
             json_path = recorded.get(recorded_stack) or _record(recorded_stack, work_dir)

@@ -78,6 +78,9 @@ def synthetic_stack(
 ) -> list[AnalyzedResource]:
     """`total` resources made of copies of a recorded stack, each copy with its own names.
 
+    The mix is the recorded stack's (for prod: subnets, groups and their rules, functions,
+    roles and policies, an instance, a proxy, queues, log groups), repeated; a stack of 5,000
+    resources written by hand would have other proportions, such as more functions per VPC.
     The stack resource and the providers appear once, as in any stack. Every other resource is
     copied with a suffix on its name (so on its URN), URNs in parents and dependencies follow,
     and ids in properties get a per-copy value. The last copy is cut to reach `total`; the SDK
