@@ -429,6 +429,43 @@ def test_preview_program_error_location_is_a_program_file(tmp_path):
     assert "<frozen" not in preview.stderr
 
 
+@pytest.mark.parametrize("option", ["--json", "--graph"])
+def test_preview_output_file_in_missing_directory_exits_2_naming_it(tmp_path, option):
+    target = tmp_path / "missing" / "out.txt"
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--project", str(BUCKET_PROGRAM), "--no-policy"]
+        + [option, str(target)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 2
+    assert f"{option} '{target}' cannot be written" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    # Checked before the program runs: nothing was previewed.
+    assert completed.stdout == ""
+
+
+def test_preview_output_file_that_is_a_directory_exits_2(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "--project", str(BUCKET_PROGRAM), "--no-policy"]
+        + ["--graph", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert completed.returncode == 2
+    assert f"--graph '{tmp_path}' cannot be written" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 def test_run_program_stuck_program_is_a_program_error(tmp_path, monkeypatch):
     project = _write_program(tmp_path / "project", "import threading\n\nthreading.Event().wait()\n")
     monkeypatch.setattr(engine, "PROGRAM_TIMEOUT_SECONDS", 3.0)

@@ -78,16 +78,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class OutputFileError(Exception):
+    """A --json or --graph file cannot be written."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _preview(args)
-    except (ProjectError, AnswerError, ProgramError, PolicyConfigError, PolicyPackError) as exc:
+    except (
+        ProjectError,
+        AnswerError,
+        ProgramError,
+        PolicyConfigError,
+        PolicyPackError,
+        OutputFileError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
 def _preview(args: argparse.Namespace) -> int:
+    # Checked first, so that a typo in a path does not cost a whole run.
+    for option, path in (("--json", args.json_path), ("--graph", args.graph_path)):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise OutputFileError(
+                f"{option} '{path}' cannot be written: its directory does not exist; create it "
+                "or pass a path in an existing directory."
+            )
     stack = load_stack(args.project.resolve(), args.stack)
     answers = load_answers(args.invokes) if args.invokes else Answers()
     user_config = load_policy_config(args.policy_pack_config) if args.policy_pack_config else {}
@@ -101,10 +119,17 @@ def _preview(args: argparse.Namespace) -> int:
 
     sys.stdout.write(text_report(run, packs, stack, new_stack=args.new_stack))
     if args.json_path:
-        args.json_path.write_text(
-            json_report(run, packs, stack, new_stack=args.new_stack), encoding="utf-8"
-        )
+        _write(args.json_path, "--json", json_report(run, packs, stack, new_stack=args.new_stack))
     if args.graph_path:
-        args.graph_path.write_text(dot_graph(run), encoding="utf-8")
+        _write(args.graph_path, "--graph", dot_graph(run))
     totals = summary(run, packs, new_stack=args.new_stack, stack=stack)
     return EXIT_MANDATORY if totals["mandatory"] else EXIT_OK
+
+
+def _write(path: Path, option: str, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputFileError(
+            f"{option} '{path}' cannot be written ({exc.strerror}); pass a writable path."
+        ) from exc
