@@ -58,14 +58,26 @@ MIN_SQS_MAX_CONCURRENCY, MAX_SQS_MAX_CONCURRENCY = 2, 1000
 
 # Functions are named <project>-<stack>-<tier>, and Lambda allows 64 characters.
 MAX_FUNCTION_NAME_LENGTH = 64
+# RDS instance identifiers: at most 63 characters.
+MAX_INSTANCE_IDENTIFIER_LENGTH = 63
 
 # The bootstrap function is the one function every stack has besides the tiers.
 BOOTSTRAP_FUNCTION_COUNT = 1
 
+# Physical names the program derives from "<project>-<stack>" (see __main__.py for the
+# component names, components/ for the suffixes): the database component's bootstrap function
+# and log group, its RDS instance, the replica's instance, the KMS aliases. They are checked here,
+# before anything is created; tests run the program to keep these suffixes true.
+DATABASE_COMPONENT_NAME = "database"
+REPLICA_COMPONENT_NAME = "replica"
+BOOTSTRAP_FUNCTION_SUFFIX = f"{DATABASE_COMPONENT_NAME}-bootstrap"
+# Every one of those names takes letters, digits and hyphens; RDS identifiers also refuse a
+# double or trailing hyphen. So "<project>-<stack>" must be letters, digits and single hyphens.
+_NAME_PREFIX = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$")
+
 _TIER_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,19}$")
 _DB_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _ENGINE_VERSION = re.compile(r"^\d{2}(?:\.\d+)?$")
-_RESERVED_TIER_NAMES = ("bootstrap",)
 # Role names PostgreSQL treats specially; pg_* and rds* belong to PostgreSQL and RDS as well.
 _RESERVED_DB_USERS = ("postgres", "public")
 
@@ -302,7 +314,7 @@ REPLICA_FIELDS: Mapping[str, Any] = {
     "tiers": [],
 }
 # Replica tiers are named <project>-<stack>-replica-<tier> in their region.
-REPLICA_TIER_PREFIX = "replica-"
+REPLICA_TIER_PREFIX = f"{REPLICA_COMPONENT_NAME}-"
 _AWS_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 
@@ -458,6 +470,7 @@ def parse_stack_config(config: Mapping[str, str], *, project: str, stack: str) -
     JSON) and build the StackConfig. Keys that are missing take Pulumi.yaml's defaults."""
     reader = _Reader(config, project, stack)
     reader.check_unknown_keys()
+    reader.stack_names_fit = _check_stack_names(reader, has_replica=_has_replica(reader))
 
     region = config.get("aws:region", "")
     if not region:
@@ -511,6 +524,9 @@ class _Reader:
         self.project = project
         self.stack = stack
         self.problems: list[str] = []
+        # False once the stack name alone makes a derived name fail; tier names are then not
+        # blamed for names the stack name already spoils.
+        self.stack_names_fit = True
 
     def key(self, name: str) -> str:
         return f"'{self.project}:{name}'"
@@ -812,7 +828,12 @@ def _read_tiers(reader: _Reader, nat_strategy: str) -> tuple[TierConfig, ...]:
 
 
 def _read_tier(
-    reader: _Reader, label: str, entry: Mapping[str, Any], nat_strategy: str
+    reader: _Reader,
+    label: str,
+    entry: Mapping[str, Any],
+    nat_strategy: str,
+    *,
+    replica: bool = False,
 ) -> TierConfig | None:
     def field_key(field_name: str) -> str:
         return f"{label}.{field_name}'"
@@ -851,17 +872,14 @@ def _read_tier(
     if name is None:
         if "name" not in entry:
             reader.problem(f"{field_key('name')} is missing; give the tier a name such as api.")
-    elif not _TIER_NAME.match(name) or name in _RESERVED_TIER_NAMES:
+    elif not _TIER_NAME.match(name):
         reader.problem(
             f"{field_key('name')} must be 1-20 lowercase letters, digits and single hyphens, "
-            f"starting with a letter (not {', '.join(_RESERVED_TIER_NAMES)}), got {name!r}."
+            f"starting with a letter, got {name!r}."
         )
-    elif len(f"{reader.project}-{reader.stack}-{name}") > MAX_FUNCTION_NAME_LENGTH:
-        reader.problem(
-            f"{field_key('name')} {name!r} makes the function name "
-            f"'{reader.project}-{reader.stack}-{name}' longer than Lambda's "
-            f"{MAX_FUNCTION_NAME_LENGTH} characters; shorten the tier or the stack name."
-        )
+    else:
+        component = f"{REPLICA_TIER_PREFIX}{name}" if replica else name
+        _check_tier_function_name(reader, field_key("name"), name, component, replica=replica)
     handler = text("handler", choices=tuple(HANDLERS))
     if handler is None and "handler" not in entry:
         reader.problem(
@@ -1183,15 +1201,9 @@ def _read_replica_tiers(
         if not isinstance(entry, dict):
             reader.problem(f"{label}' must be a mapping with at least name and handler.")
             continue
-        tier = _read_tier(reader, label, entry, nat_strategy)
+        tier = _read_tier(reader, label, entry, nat_strategy, replica=True)
         if tier is None:
             continue
-        function_name = f"{reader.project}-{reader.stack}-{REPLICA_TIER_PREFIX}{tier.name}"
-        if len(function_name) > MAX_FUNCTION_NAME_LENGTH:
-            reader.problem(
-                f"{label}.name' {tier.name!r} makes the function name {function_name!r} longer "
-                f"than Lambda's {MAX_FUNCTION_NAME_LENGTH} characters; shorten it."
-            )
         if tier.access == "read-write" and not promoted:
             reader.problem(
                 f"{label}.access' is read-write, but a read replica refuses writes; use a "
@@ -1218,6 +1230,83 @@ def _read_replica_tiers(
                 f"{repeated!r}; each tier needs its own {field_name}."
             )
     return tuple(tiers)
+
+
+def _has_replica(reader: _Reader) -> bool:
+    """Whether the stack asks for a replica (a malformed section is reported elsewhere)."""
+    try:
+        return bool(json.loads(reader.raw("replica") or "{}"))
+    except json.JSONDecodeError:
+        return False
+
+
+def _check_stack_names(reader: _Reader, *, has_replica: bool) -> bool:
+    """Check the names the program derives from the project and stack names alone; True when
+    they all fit. One problem at most, naming the stack, since renaming it is the fix."""
+    project, stack = reader.project, reader.stack
+    prefix = f"{project}-{stack}"
+    if not _NAME_PREFIX.match(prefix):
+        suggestion = re.sub(r"[^A-Za-z0-9]+", "-", stack).strip("-") or "dev"
+        reader.problem(
+            f"The stack name {stack!r} becomes part of AWS names ({prefix}-<tier> functions, "
+            f"KMS alias alias/{prefix}, RDS instance {prefix.lower()}-"
+            f"{DATABASE_COMPONENT_NAME}), which take only letters, digits and single hyphens; "
+            f"use a stack named like {suggestion!r} (`pulumi stack rename {suggestion}`)."
+        )
+        return False
+    names = [
+        ("bootstrap function", f"{prefix}-{BOOTSTRAP_FUNCTION_SUFFIX}", MAX_FUNCTION_NAME_LENGTH),
+        (
+            "RDS instance identifier",
+            f"{prefix}-{DATABASE_COMPONENT_NAME}".lower(),
+            MAX_INSTANCE_IDENTIFIER_LENGTH,
+        ),
+    ]
+    if has_replica:
+        names.append(
+            (
+                "replica's RDS instance identifier",
+                f"{prefix}-{REPLICA_COMPONENT_NAME}".lower(),
+                MAX_INSTANCE_IDENTIFIER_LENGTH,
+            )
+        )
+    # The name with the least room left decides how long the stack name may be.
+    what, name, limit = min(names, key=lambda item: item[2] - len(item[1]))
+    if len(name) <= limit:
+        return True
+    longest_stack = len(stack) - (len(name) - limit)
+    reader.problem(
+        f"The stack name {stack!r} ({len(stack)} characters) makes the {what} {name!r} "
+        f"{len(name)} characters long, over the {limit} AWS allows; use a stack name of at "
+        f"most {longest_stack} characters (`pulumi stack rename`)."
+    )
+    return False
+
+
+def _check_tier_function_name(
+    reader: _Reader, key: str, tier_name: str, component: str, *, replica: bool = False
+) -> None:
+    """A tier's function and log group are named after it: they must fit Lambda's limit and
+    differ from the functions the program makes itself in the same region."""
+    if not reader.stack_names_fit:
+        return
+    prefix = f"{reader.project}-{reader.stack}-"
+    function_name = f"{prefix}{component}"
+    if len(function_name) > MAX_FUNCTION_NAME_LENGTH:
+        longest = len(tier_name) - (len(function_name) - MAX_FUNCTION_NAME_LENGTH)
+        reader.problem(
+            f"{key} {tier_name!r} makes the function name {function_name!r} "
+            f"{len(function_name)} characters long, over Lambda's {MAX_FUNCTION_NAME_LENGTH}; "
+            f"use a tier name of at most {longest} characters, or a shorter stack name."
+        )
+    # The replica region holds only the replica's tiers; the bootstrap runs in the primary's.
+    own_functions = () if replica else (f"{prefix}{BOOTSTRAP_FUNCTION_SUFFIX}",)
+    if function_name in own_functions:
+        reader.problem(
+            f"{key} {tier_name!r} would name the tier's function {function_name!r} and its log "
+            f"group /aws/lambda/{function_name}, which the program already creates for the "
+            "database bootstrap; pick another tier name."
+        )
 
 
 def _check_connection_budget(

@@ -16,7 +16,7 @@ from stack_config import (
     StackConfigError,
     parse_stack_config,
 )
-from tests.support.pulumi_mocks import RecordingMocks, run_program
+from tests.support.pulumi_mocks import RecordingMocks, run_program, stack_config_values
 
 PROJECT = "lambda-private-db"
 
@@ -397,3 +397,104 @@ def test_program_more_zones_than_the_region_offers_stops_naming_az_count(dev_con
     assert [token for token, _ in run.invokes] == [
         "aws:index/getAvailabilityZones:getAvailabilityZones"
     ]
+
+
+# --- names derived from the project and stack -----------------------------------------------
+
+FUNCTION = "aws:lambda/function:Function"
+# 64 (Lambda's limit) less "lambda-private-db-" and "-database-bootstrap".
+LONGEST_STACK_NAME = 27
+
+
+def _stopped_by_config(run) -> None:
+    assert isinstance(run.error, StackConfigError), run.user_message
+    assert "Traceback" not in run.user_message
+    assert len(run.user_message.splitlines()) == 1, run.user_message
+    assert run.resources == []
+
+
+def test_program_long_stack_name_stops_naming_the_stack_before_any_resource(
+    dev_config, project_dir
+):
+    # GIVEN the dev config under a stack name whose bootstrap function name would be 68 long
+    stack = "production-eu-west-1-blue-green"
+
+    run = run_program(project_dir / "__main__.py", config=dev_config, stack=stack)
+
+    # THEN the config check stops it, not a component after the key and network exist
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"The stack name '{stack}' (31 characters)")
+    assert f"'lambda-private-db-{stack}-database-bootstrap'" in run.user_message
+    assert f"at most {LONGEST_STACK_NAME} characters" in run.user_message
+
+
+@pytest.mark.parametrize(("stack", "suggestion"), [("dev.eu", "dev-eu"), ("dev_eu", "dev-eu")])
+def test_program_stack_name_outside_aws_name_characters_stops_naming_the_stack(
+    stack, suggestion, dev_config, project_dir
+):
+    run = run_program(project_dir / "__main__.py", config=dev_config, stack=stack)
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"The stack name '{stack}' becomes part of AWS names")
+    assert "letters, digits and single hyphens" in run.user_message
+    assert f"pulumi stack rename {suggestion}" in run.user_message
+
+
+def test_program_longest_stack_name_the_config_allows_builds_every_component(
+    dev_config, project_dir
+):
+    # The boundary the config check draws must be the one the components draw: a stack name
+    # at the limit passes both, and the bootstrap has the name the check derives.
+    stack = "s" * LONGEST_STACK_NAME
+
+    run = run_program(project_dir / "__main__.py", config=dev_config, stack=stack)
+
+    assert run.error is None, run.user_message
+    function_names = {r.inputs.get("name") for r in run.resources if r.type == FUNCTION}
+    assert f"lambda-private-db-{stack}-database-bootstrap" in function_names
+    assert len(max(function_names, key=len)) == 64
+
+
+def test_program_stack_name_one_past_the_limit_stops_at_the_config(dev_config, project_dir):
+    stack = "s" * (LONGEST_STACK_NAME + 1)
+
+    run = run_program(project_dir / "__main__.py", config=dev_config, stack=stack)
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"The stack name '{stack}'")
+
+
+def test_program_tier_named_like_the_bootstrap_stops_naming_the_tier(dev_config, project_dir):
+    # A tier "database-bootstrap" would get the bootstrap's function and log group names.
+    config = changed(dev_config, tiers=_tiers_with(dev_config, 1, name="database-bootstrap"))
+
+    run = run_program(project_dir / "__main__.py", config=config)
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"'{PROJECT}:tiers[1].name' 'database-bootstrap'")
+    assert "/aws/lambda/lambda-private-db-dev-database-bootstrap" in run.user_message
+    assert "pick another tier name" in run.user_message
+
+
+def test_program_tier_name_too_long_for_the_stack_stops_naming_the_tier(dev_config, project_dir):
+    stack = "s" * LONGEST_STACK_NAME
+    config = changed(dev_config, tiers=_tiers_with(dev_config, 1, name="a" * 20))
+
+    run = run_program(project_dir / "__main__.py", config=config, stack=stack)
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"'{PROJECT}:tiers[1].name' '{'a' * 20}'")
+    assert "use a tier name of at most 18 characters" in run.user_message
+
+
+def test_program_replica_tier_name_too_long_for_the_stack_stops_naming_it(project_dir):
+    prod_config = stack_config_values(project_dir, "prod")
+    replica = json.loads(prod_config[f"{PROJECT}:replica"])
+    replica["tiers"][0]["name"] = "a" * 14  # lambda-private-db-<27>-replica-<14>: 68 characters
+    config = changed(prod_config, replica=replica)
+
+    run = run_program(project_dir / "__main__.py", config=config, stack="s" * LONGEST_STACK_NAME)
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(f"'{PROJECT}:replica.tiers[0].name' '{'a' * 14}'")
+    assert "at most 10 characters" in run.user_message
