@@ -15,6 +15,7 @@ from support import (
     label,
     matches_any,
     resource_policy,
+    shown,
     stack_policy,
     truthy,
     unverified,
@@ -119,7 +120,7 @@ def rds_storage_encrypted_with_cmk(
                     resource,
                     violation(
                         f"{resource_label} must encrypt its storage: storageEncrypted is "
-                        f"{encrypted!r}; set storageEncrypted to true and kmsKeyId to a "
+                        f"{shown(encrypted)}; set storageEncrypted to true and kmsKeyId to a "
                         "customer-managed key."
                     ),
                 )
@@ -208,8 +209,8 @@ def kms_key_rotation_enabled(props: dict[str, Any], resource_label: str, config:
         return
     if not truthy(enabled):
         yield violation(
-            f"{resource_label} must rotate its key material: enableKeyRotation is {enabled!r}; "
-            "set enableKeyRotation to true."
+            f"{resource_label} must rotate its key material: enableKeyRotation is "
+            f"{shown(enabled)}; set enableKeyRotation to true."
         )
         return
     period_days = props.get("rotationPeriodInDays")
@@ -308,7 +309,7 @@ def rds_proxy_require_tls(props: dict[str, Any], resource_label: str, config: Co
         yield unverified("requireTls", resource_label, "it is not known yet")
     elif not truthy(require_tls):
         yield violation(
-            f"{resource_label} must require TLS from clients: requireTls is {require_tls!r}; "
+            f"{resource_label} must require TLS from clients: requireTls is {shown(require_tls)}; "
             "set requireTls to true."
         )
 

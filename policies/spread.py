@@ -13,6 +13,7 @@ from support import (
     StackView,
     label,
     resource_policy,
+    shown,
     stack_policy,
     truthy,
     unverified,
@@ -144,7 +145,7 @@ def rds_instance_multi_az(props: dict[str, Any], resource_label: str, config: Co
     elif not truthy(multi_az):
         yield violation(
             f"{resource_label} must run a standby in a second availability zone: multiAz is "
-            f"{multi_az!r}; set multiAz to true."
+            f"{shown(multi_az)}; set multiAz to true."
         )
 
 

@@ -151,6 +151,11 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
+def shown(value: Any) -> str:
+    """A property value as a message quotes it; an absent property reads "not set"."""
+    return "not set" if value is None else repr(value)
+
+
 def matches_any(value: str, patterns: Iterable[str]) -> bool:
     lowered = value.lower()
     return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)

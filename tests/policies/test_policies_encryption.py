@@ -179,6 +179,14 @@ def test_kms_key_rotation_enabled_off_fails(pack):
     )
 
 
+def test_kms_key_rotation_enabled_absent_fails_saying_not_set(pack):
+    stack = changed(baseline(), "key", remove=["enableKeyRotation"])
+
+    expect_violation(
+        pack.run(stack), "kms-key-rotation-enabled", "key", "enableKeyRotation is not set;"
+    )
+
+
 def test_kms_key_rotation_enabled_period_over_config_fails(pack):
     stack = changed(baseline(), "key", rotationPeriodInDays=730)
 
@@ -287,6 +295,18 @@ def test_rds_proxy_require_tls_off_fails(pack):
         "rds-proxy-require-tls",
         "proxy",
         "must require TLS from clients: requireTls is False",
+    )
+
+
+def test_rds_proxy_require_tls_absent_fails_saying_not_set(pack):
+    # requireTls defaults to false in AWS; a proxy that leaves it out accepts plain connections.
+    stack = changed(baseline(), "proxy", remove=["requireTls"])
+
+    expect_violation(
+        pack.run(stack),
+        "rds-proxy-require-tls",
+        "proxy",
+        "must require TLS from clients: requireTls is not set; set requireTls to true.",
     )
 
 
