@@ -193,7 +193,8 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "dbMaxAllocatedStorageGib",
         "integer",
         100,
-        "Storage autoscaling ceiling in GiB; 0 turns autoscaling off.",
+        "Storage autoscaling ceiling in GiB, at least 10% above dbAllocatedStorageGib; 0 turns "
+        "autoscaling off.",
     ),
     ConfigKey("dbMultiAz", "boolean", True, "Keep a synchronous standby in a second zone."),
     ConfigKey("dbBackupRetentionDays", "integer", 7, "Days of automated backups, 1-35."),
@@ -670,12 +671,13 @@ def _read_network_values(reader: _Reader, region: str) -> dict[str, Any]:
                 f"{reader.key('availabilityZones')} lists {', '.join(duplicates)} more than "
                 "once; list each zone once."
             )
-        foreign = [zone for zone in zones if region and not zone.startswith(region)]
+        foreign = [zone for zone in zones if region and not _is_standard_zone(zone, region)]
         if foreign:
             reader.problem(
                 f"{reader.key('availabilityZones')} has {', '.join(foreign)}, which "
-                f"{'is' if len(foreign) == 1 else 'are'} not in the stack's region {region}; "
-                f"use zones such as {region}a."
+                f"{'is' if len(foreign) == 1 else 'are'} not a standard zone of the stack's "
+                f"region {region} (Local and Wavelength Zones host no RDS Proxy); use zones "
+                f"such as {region}a."
             )
         az_count = len(zones)
     elif az_count < MIN_AVAILABILITY_ZONES:
@@ -739,19 +741,25 @@ def _read_database(reader: _Reader) -> DatabaseConfig:
         )
     allocated = reader.integer("dbAllocatedStorageGib", low=20, high=65536)
     max_allocated = reader.integer("dbMaxAllocatedStorageGib", low=0, high=65536)
-    if 0 < max_allocated <= allocated:
+    # RDS wants the autoscaling ceiling at least 10% above the allocated storage. Integer
+    # arithmetic, since 20 * 1.1 in floating point rounds up to 23.
+    # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html
+    lowest_ceiling = -(-allocated * 11 // 10)
+    if 0 < max_allocated < lowest_ceiling:
         reader.problem(
-            f"{reader.key('dbMaxAllocatedStorageGib')} must be above "
-            f"{reader.key('dbAllocatedStorageGib')} ({allocated}) for storage autoscaling, got "
-            f"{max_allocated}; raise it or set 0 to turn autoscaling off."
+            f"{reader.key('dbMaxAllocatedStorageGib')} must be at least 10% above "
+            f"{reader.key('dbAllocatedStorageGib')} ({allocated}) for storage autoscaling, that "
+            f"is {lowest_ceiling} or more, got {max_allocated}; raise it or set 0 to turn "
+            "autoscaling off."
         )
     name = reader.string("dbName")
     master_username = reader.string("dbMasterUsername")
     for key_name, value in (("dbName", name), ("dbMasterUsername", master_username)):
-        if not _is_own_role_name(value):
+        # RDS itself creates these two, and it wants a letter first.
+        if not _is_own_role_name(value) or not value[:1].isalpha():
             reader.problem(
-                f"{reader.key(key_name)} must be a lowercase PostgreSQL name (letters, digits, "
-                f"underscores; not starting with pg_ or rds, not "
+                f"{reader.key(key_name)} must be a lowercase PostgreSQL name (a letter, then "
+                f"letters, digits, underscores; not starting with pg_ or rds, not "
                 f"{', '.join(_RESERVED_DB_USERS)}), got {value!r}."
             )
     insights_days = reader.integer("dbPerformanceInsightsRetentionDays")
@@ -1069,11 +1077,14 @@ def _read_replica(
             f"{key('availabilityZones')} needs at least {MIN_AVAILABILITY_ZONES} different "
             f"zones, got {zones}; list each zone once."
         )
-    foreign = [zone for zone in zones if replica_region and not zone.startswith(replica_region)]
+    foreign = [
+        zone for zone in zones if replica_region and not _is_standard_zone(zone, replica_region)
+    ]
     if foreign:
         reader.problem(
             f"{key('availabilityZones')} has {', '.join(foreign)}, outside the replica region "
-            f"{replica_region}; use zones such as {replica_region}a."
+            f"{replica_region} or not one of its standard zones (a Local or Wavelength Zone); "
+            f"use zones such as {replica_region}a."
         )
 
     vpc_cidr = value("vpcCidr")
@@ -1380,6 +1391,12 @@ def _plan(
         for problem in exc.problems:
             reader.problem(problem)
         return None
+
+
+def _is_standard_zone(zone: str, region: str) -> bool:
+    """A standard availability zone of `region`: the region's name and one letter (us-east-1a),
+    not a Local or Wavelength Zone (us-east-1-bos-1a)."""
+    return re.fullmatch(rf"{re.escape(region)}[a-z]", zone) is not None
 
 
 def _is_own_role_name(name: str) -> bool:

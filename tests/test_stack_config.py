@@ -121,6 +121,13 @@ def test_stack_config_listed_zones_set_the_zone_count(dev_config):
     assert len(config.network.subnet_plan.public) == 3
 
 
+def test_stack_config_storage_ceiling_exactly_ten_percent_above_passes(dev_config):
+    # 20 GiB * 1.1 is 22.000000000000004 in floating point; the ceiling 22 must still pass.
+    config = parse(changed(dev_config, dbAllocatedStorageGib=20, dbMaxAllocatedStorageGib=22))
+
+    assert config.database.max_allocated_storage_gib == 22
+
+
 def test_stack_config_statement_timeout_must_stay_below_each_function_timeout(dev_config):
     with pytest.raises(StackConfigError) as caught:
         parse(changed(dev_config, dbStatementTimeoutMs=20000))
@@ -265,6 +272,23 @@ INVALID_CONFIGS = {
         lambda c: changed(c, vpcEndpointServices=["secretsmanager", "s3"]),
         "vpcEndpointServices",
         "gateway endpoints",
+    ),
+    # RDS wants the autoscaling ceiling 10% above the allocated storage: 22 for 20 GiB.
+    "max-storage-under-ten-percent-headroom": (
+        lambda c: changed(c, dbAllocatedStorageGib=20, dbMaxAllocatedStorageGib=21),
+        "dbMaxAllocatedStorageGib",
+        "22 or more",
+    ),
+    "db-name-starting-with-underscore": (lambda c: changed(c, dbName="_app"), "dbName", "'_app'"),
+    "master-username-starting-with-underscore": (
+        lambda c: changed(c, dbMasterUsername="_admin"),
+        "dbMasterUsername",
+        "'_admin'",
+    ),
+    "local-zone": (
+        lambda c: changed(c, availabilityZones=["us-east-1a", "us-east-1-bos-1a"]),
+        "availabilityZones",
+        "us-east-1-bos-1a",
     ),
     "log-retention": (lambda c: changed(c, logRetentionDays=10), "logRetentionDays", "got 10"),
     "kms-deletion-window": (
@@ -498,3 +522,16 @@ def test_program_replica_tier_name_too_long_for_the_stack_stops_naming_it(projec
     _stopped_by_config(run)
     assert run.user_message.startswith(f"'{PROJECT}:replica.tiers[0].name' '{'a' * 14}'")
     assert "at most 10 characters" in run.user_message
+
+
+def test_program_replica_local_zone_stops_naming_the_replica_zones(project_dir):
+    prod_config = stack_config_values(project_dir, "prod")
+    replica = json.loads(prod_config[f"{PROJECT}:replica"])
+    replica["availabilityZones"] = ["us-west-2a", "us-west-2-lax-1a"]
+
+    run = run_program(project_dir / "__main__.py", config=changed(prod_config, replica=replica))
+
+    _stopped_by_config(run)
+    assert run.user_message.startswith(
+        f"'{PROJECT}:replica.availabilityZones' has us-west-2-lax-1a"
+    )
