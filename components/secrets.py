@@ -25,8 +25,10 @@ DEFAULT_SERVICES = ("rds", "secretsmanager", "lambda", "sqs")
 
 # Actions the account's administrators need to manage the key's life, but not to use it.
 # Usage goes only through the services above, so no principal can decrypt data directly.
+# kms:CreateAlias rather than kms:Create*, which would also grant kms:CreateGrant without the
+# conditions the grant statement below puts on it.
 KEY_ADMIN_ACTIONS = (
-    "kms:Create*",
+    "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",

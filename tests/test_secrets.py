@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -84,6 +85,31 @@ def test_secrets_key_policy_lets_the_account_administer_but_not_use_the_key(secr
     assert not set(admin["Action"]) & {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"}
     assert "kms:Put*" in admin["Action"]  # the account can always repair the policy
     assert "Condition" not in admin
+
+
+def test_secrets_key_policy_admin_actions_match_no_use_or_grant_action(secrets_run):
+    # A wildcard such as kms:Create* would reach kms:CreateGrant, which only the conditioned
+    # grant statement may allow.
+    admin = statements_of(secrets_run)["AccountAdministersKey"]
+    use_actions = (
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:CreateGrant",
+    )
+
+    matched = [
+        (pattern, action)
+        for pattern in admin["Action"]
+        for action in use_actions
+        if fnmatch.fnmatchcase(action, pattern)
+    ]
+
+    assert matched == []
+    assert "kms:CreateAlias" in admin["Action"]
 
 
 def test_secrets_key_policy_allows_use_only_through_the_stacks_services(secrets_run):
