@@ -100,13 +100,39 @@ _DB_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Component names end up in RDS identifiers (letters, digits, hyphens; a letter first; no
 # double or trailing hyphen) and in function names.
 _COMPONENT_NAME = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$")
-_ENGINE_VERSION = re.compile(r"^(\d+)(?:\.\d+)?$")
+_ENGINE_VERSION = re.compile(r"^(\d+)(\.\d+)?$")
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 BOOTSTRAP_HANDLER = "lambda_src.handlers.bootstrap.handler"
 LAMBDA_RUNTIME = aws.lambda_.Runtime.PYTHON3D13
 LAMBDA_ARCHITECTURE = "arm64"
 LAMBDA_VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 MAX_FUNCTION_NAME_LENGTH = 64
+
+# What the bootstrap calls on each tier's secret in secret mode (lambda_src/credentials.py):
+# read the stored password, tell an empty secret from a missing one, store a new password.
+TIER_SECRET_ACTIONS = (
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:PutSecretValue",
+)
+
+# RDS DB instance identifiers: at most 63 characters; snapshot identifiers: at most 255. Both
+# take letters, digits and hyphens, start with a letter, and have no double or trailing hyphen.
+MAX_INSTANCE_IDENTIFIER_LENGTH = 63
+MAX_SNAPSHOT_IDENTIFIER_LENGTH = 255
+_RDS_IDENTIFIER = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+
+# RDS refuses a storage autoscaling ceiling less than 10% above the allocated storage:
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PIOPS.Autoscaling.html
+STORAGE_AUTOSCALING_HEADROOM_PERCENT = 10
+
+# The master password this program generates when RDS cannot manage it (a stack with a
+# cross-region replica). RDS refuses '/', '@', '"' and spaces in a master password.
+MASTER_PASSWORD_LENGTH = 40
+MASTER_PASSWORD_EXCLUDED_CHARACTERS = '/@" '
+# The write-only inputs are sent once, at creation; a new version number would send them again.
+MASTER_PASSWORD_VERSION = 1
 
 
 class DatabaseArgsError(ValueError):
@@ -126,6 +152,18 @@ class DatabaseUser:
 
 
 @dataclass(frozen=True)
+class MasterSecretReplica:
+    """Where the master secret is replicated: a region and a key of that region.
+
+    region: the replica region, e.g. us-west-2.
+    kms_key_arn: a customer-managed key in that region, which encrypts the copy there.
+    """
+
+    region: str
+    kms_key_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class DatabaseArgs:
     """Inputs of DatabaseWithProxy; all checked in __post_init__, before any resource exists.
 
@@ -142,10 +180,13 @@ class DatabaseArgs:
         secrets); "secret" = the proxy logs in to the database with a per-user secret the
         bootstrap fills. Either way clients authenticate to the proxy with IAM (iam_auth
         REQUIRED), so the tiers behind it always use IAM tokens.
-    engine_version: "16" or "16.4"; the parameter group family follows the major version.
+    engine_version: the major version, e.g. "16" (default), which RDS keeps on its latest
+        minor version through automatic minor upgrades. "16.4" is accepted but warned about:
+        once RDS upgrades past it, every `pulumi up` asks to go back, which RDS refuses. A new
+        major version in config is applied as a major upgrade (allow_major_version_upgrade).
     instance_class: one of INSTANCE_CLASS_MEMORY_GIB (default db.t4g.micro).
-    allocated_storage_gib / max_allocated_storage_gib: gp3 storage and its autoscaling ceiling
-        (None = no autoscaling).
+    allocated_storage_gib / max_allocated_storage_gib: gp3 storage and its autoscaling ceiling,
+        at least 10% above the allocated storage (None = no autoscaling).
     database_name / master_username / schema_name: names inside PostgreSQL.
     port: the PostgreSQL port (default 5432).
     multi_az: a standby in a second AZ.
@@ -159,6 +200,13 @@ class DatabaseArgs:
     idle_client_timeout_seconds: when the proxy drops an idle client connection.
     bootstrap_timeout_seconds / bootstrap_memory_mb: the bootstrap function's limits.
     log_retention_days: retention of the bootstrap function's log group.
+    master_secret_replica: None (default) lets RDS generate the master password and keep it in
+        a secret it manages. Given, the component generates the password itself and keeps it in
+        a secret of its own that Secrets Manager replicates into that region under that key:
+        RDS refuses to make a read replica of an instance whose password it manages.
+    network_resources: what the database's AWS API traffic needs in place first, usually the
+        Network component (its route tables, ACL and VPC endpoints). Without a NAT the
+        endpoints are the bootstrap's and the proxy's only way to Secrets Manager.
     tags: added to every taggable resource.
     """
 
@@ -170,7 +218,7 @@ class DatabaseArgs:
     code: LambdaPackage
     db_users: Sequence[DatabaseUser]
     auth_mode: Literal["iam", "secret"] = "iam"
-    engine_version: str = "16.4"
+    engine_version: str = "16"
     instance_class: str = "db.t4g.micro"
     allocated_storage_gib: int = 20
     max_allocated_storage_gib: int | None = 100
@@ -191,6 +239,8 @@ class DatabaseArgs:
     bootstrap_timeout_seconds: int = 60
     bootstrap_memory_mb: int = 256
     log_retention_days: int = 30
+    master_secret_replica: MasterSecretReplica | None = None
+    network_resources: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -204,26 +254,24 @@ class DatabaseWithProxy(pulumi.ComponentResource):
 
     Outputs: proxy_endpoint, proxy_arn, proxy_resource_id, proxy_security_group_id,
     db_security_group_id, instance_arn, instance_identifier, instance_endpoint,
-    master_secret_arn, port, database_name, user_secret_arns (db user -> secret ARN, empty with
-    IAM auth), bootstrap_function_name, bootstrap_result.
+    master_secret_arn, master_secret_replica_arn (None without master_secret_replica), port,
+    database_name, user_secret_arns (db user -> secret ARN, empty with IAM auth),
+    bootstrap_function_name, bootstrap_result.
     """
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        problems = validate_component_name(name)
-        function_name = None
-        try:
-            function_name = lambda_function_name(
-                pulumi.get_project(), pulumi.get_stack(), f"{name}-bootstrap"
-            )
-        except ValueError as exc:
-            problems.append(str(exc))
-        if problems:
-            raise DatabaseArgsError("; ".join(problems))
+        # The stack program checks these names before it creates anything; this is the same
+        # check for any other caller, still before the first resource.
+        names = database_names(pulumi.get_project(), pulumi.get_stack(), name)
+        function_name = names.bootstrap_function
 
         super().__init__(COMPONENT_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Whatever reaches AWS APIs from the VPC (the proxy, the bootstrap function and its run)
+        # waits for the network's routes, ACL and endpoints.
+        network = list(args.network_resources)
         invoke = pulumi.InvokeOptions(parent=self)
         partition = aws.get_partition_output(opts=invoke).partition
         region = aws.get_region_output(opts=invoke).region
@@ -373,8 +421,32 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             opts=child,
         )
 
+        if _ENGINE_VERSION.match(args.engine_version).group(2) is not None:
+            major = args.engine_version.split(".")[0]
+            pulumi.log.warn(
+                f"engine_version {args.engine_version!r} pins a minor version while automatic "
+                "minor upgrades are on: once RDS upgrades the instance past it, each `pulumi "
+                f"up` asks to go back to it, which RDS refuses. Set the major version ({major!r}) "
+                "to follow RDS's minor upgrades.",
+                resource=self,
+            )
+
+        # RDS would create this log group on the first export, with no key and no expiry; made
+        # here first, it has both. Its name follows the instance's fixed identifier.
+        self.postgresql_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-postgresql-logs",
+            name=names.postgresql_log_group,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+
+        master_password = self._master_password(name, args, tags)
+
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
+            identifier=names.instance_identifier,
             engine="postgres",
             engine_version=args.engine_version,
             instance_class=args.instance_class,
@@ -385,8 +457,10 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             db_name=args.database_name,
             username=args.master_username,
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=args.kms_key_arn,
+            manage_master_user_password=True if master_password is None else None,
+            master_user_secret_kms_key_id=args.kms_key_arn if master_password is None else None,
+            password_wo=master_password,
+            password_wo_version=None if master_password is None else MASTER_PASSWORD_VERSION,
             port=args.port,
             db_subnet_group_name=self.subnet_group.name,
             parameter_group_name=self.parameter_group.name,
@@ -398,22 +472,33 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
-            # A fixed identifier: destroying a recreated instance fails while the snapshot of
-            # the previous one still exists under it; delete or rename that snapshot first.
+            # Named after project, stack and component, so stacks sharing an account and region
+            # do not collide. Destroying a recreated instance of the same stack still fails
+            # while the previous one's snapshot exists under this name; delete or rename it.
             final_snapshot_identifier=(
-                None if args.skip_final_snapshot else f"{name}-postgres-final"
+                None if args.skip_final_snapshot else names.final_snapshot_identifier
             ),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=args.kms_key_arn,
             performance_insights_retention_period=args.performance_insights_retention_days,
             enabled_cloudwatch_logs_exports=["postgresql"],
             auto_minor_version_upgrade=True,
+            # A major version changes only when config says so; RDS refuses it without this.
+            allow_major_version_upgrade=True,
             tags=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.postgresql_log_group, *self._master_secret_writes],
+                # The write-only password is sent once, on create (see _master_password).
+                ignore_changes=["password_wo"] if master_password is not None else None,
+            ),
         )
-        master_secret_arn = self.instance.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn
-        )
+        if self.master_secret is None:
+            master_secret_arn = self.instance.master_user_secrets.apply(
+                lambda secrets: secrets[0].secret_arn
+            )
+        else:
+            master_secret_arn = self.master_secret.arn
 
         # Per-user secrets exist only for the secret mode. They are created empty: the bootstrap
         # generates each password and writes it, so no password passes through Pulumi.
@@ -496,7 +581,7 @@ class DatabaseWithProxy(pulumi.ComponentResource):
                 for user, secret in self.user_secrets.items()
             ],
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[proxy_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[proxy_policy, *network]),
         )
         self.proxy_pool = aws.rds.ProxyDefaultTargetGroup(
             f"{name}-proxy-pool",
@@ -549,11 +634,13 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             _xray_write_statement(),
         ]
         if not iam_auth:
+            # The bootstrap reads each tier secret (a stored password is applied as it is),
+            # tells "no value yet" from "no secret" with DescribeSecret, and writes a new one.
             bootstrap_statements.append(
                 {
-                    "Sid": "WriteTierSecrets",
+                    "Sid": "ManageTierSecrets",
                     "Effect": "Allow",
-                    "Action": "secretsmanager:PutSecretValue",
+                    "Action": list(TIER_SECRET_ACTIONS),
                     "Resource": [secret.arn for secret in self.user_secrets.values()],
                 }
             )
@@ -610,7 +697,7 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[vpc_access, bootstrap_access, self.bootstrap_log_group],
+                depends_on=[vpc_access, bootstrap_access, self.bootstrap_log_group, *network],
             ),
         )
 
@@ -636,7 +723,7 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[self.instance, vpc_access, bootstrap_access, *rules],
+                depends_on=[self.instance, vpc_access, bootstrap_access, *rules, *network],
             ),
         )
 
@@ -659,6 +746,13 @@ class DatabaseWithProxy(pulumi.ComponentResource):
         self.instance_identifier = self.instance.identifier
         self.instance_endpoint = self.instance.address
         self.master_secret_arn = master_secret_arn
+        # A replica of a secret keeps its name and suffix; only the region in the ARN differs.
+        replica = args.master_secret_replica
+        self.master_secret_replica_arn = (
+            None
+            if replica is None
+            else master_secret_arn.apply(lambda arn: replica_secret_arn(arn, replica.region))
+        )
         self.port = pulumi.Output.from_input(args.port)
         self.database_name = pulumi.Output.from_input(args.database_name)
         self.user_secret_arns = {user: s.arn for user, s in self.user_secrets.items()}
@@ -675,12 +769,76 @@ class DatabaseWithProxy(pulumi.ComponentResource):
                 "instance_identifier": self.instance_identifier,
                 "instance_endpoint": self.instance_endpoint,
                 "master_secret_arn": pulumi.Output.secret(self.master_secret_arn),
+                "master_secret_replica_arn": (
+                    None
+                    if self.master_secret_replica_arn is None
+                    else pulumi.Output.secret(self.master_secret_replica_arn)
+                ),
                 "port": self.port,
                 "database_name": self.database_name,
                 "user_secret_arns": self.user_secret_arns,
                 "bootstrap_function_name": self.bootstrap_function_name,
             }
         )
+
+    def _master_password(
+        self, name: str, args: DatabaseArgs, tags: dict[str, str]
+    ) -> pulumi.Output[str] | None:
+        """The master password when this component, not RDS, keeps it; None when RDS does.
+
+        RDS will not create a read replica of an instance whose master password it manages in
+        Secrets Manager (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+        rds-secrets-manager.html, Limitations). With a replica, the password is generated here,
+        stored first in a secret of our own, which Secrets Manager replicates into the replica
+        region under that region's key, then given to the instance.
+
+        Secrets Manager generates the password at each run, but the write-only inputs that
+        carry it are sent only on create (their version stays MASTER_PASSWORD_VERSION) and are
+        exempt from diffs, so a later run changes nothing: the value is set once, and changing
+        it afterwards is the job of a Secrets Manager rotation (none is deployed here). Pulumi
+        keeps the inputs it sent in its state, so the password is there, encrypted as a Pulumi
+        secret; it is never in plain state, an output or a log.
+        """
+        self.master_secret: aws.secretsmanager.Secret | None = None
+        self._master_secret_writes: list[pulumi.Resource] = []
+        replica = args.master_secret_replica
+        if replica is None:
+            return None
+
+        generated = aws.secretsmanager.get_random_password_output(
+            password_length=MASTER_PASSWORD_LENGTH,
+            exclude_characters=MASTER_PASSWORD_EXCLUDED_CHARACTERS,
+            include_space=False,
+            require_each_included_type=True,
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        password = pulumi.Output.secret(generated.random_password)
+
+        self.master_secret = aws.secretsmanager.Secret(
+            f"{name}-master",
+            description="Master user of the PostgreSQL instance, generated at its creation",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=7,
+            replicas=[
+                aws.secretsmanager.SecretReplicaArgs(
+                    region=replica.region, kms_key_id=replica.kms_key_arn
+                )
+            ],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The shape RDS gives its own master secret, which the bootstrap reads.
+        master_value = aws.secretsmanager.SecretVersion(
+            f"{name}-master-value",
+            secret_id=self.master_secret.id,
+            secret_string_wo=pulumi.Output.secret(
+                pulumi.Output.json_dumps({"username": args.master_username, "password": password})
+            ),
+            secret_string_wo_version=MASTER_PASSWORD_VERSION,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secret_string_wo"]),
+        )
+        self._master_secret_writes = [master_value]
+        return password
 
 
 def _service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
@@ -802,15 +960,18 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
     problems += check_range(
         "allocated_storage_gib", args.allocated_storage_gib, 20, 65536, "gp3 takes 20-65536 GiB"
     )
-    if args.max_allocated_storage_gib is not None and (
-        not is_whole_number(args.max_allocated_storage_gib)
-        or args.max_allocated_storage_gib <= args.allocated_storage_gib
-    ):
-        problems.append(
-            "'max_allocated_storage_gib' must exceed 'allocated_storage_gib' "
-            f"({args.allocated_storage_gib}), got {args.max_allocated_storage_gib!r}; "
-            "raise it, or set None to turn storage autoscaling off."
-        )
+    if args.max_allocated_storage_gib is not None and is_whole_number(args.allocated_storage_gib):
+        minimum = min_max_allocated_storage_gib(args.allocated_storage_gib)
+        if (
+            not is_whole_number(args.max_allocated_storage_gib)
+            or args.max_allocated_storage_gib < minimum
+        ):
+            problems.append(
+                "'max_allocated_storage_gib' must be at least 10% above "
+                f"'allocated_storage_gib' ({args.allocated_storage_gib}), so at least {minimum} "
+                f"(RDS's rule for storage autoscaling), got {args.max_allocated_storage_gib!r}; "
+                f"raise it to {minimum} or more, or set None to turn storage autoscaling off."
+            )
     problems += check_range(
         "backup_retention_days",
         args.backup_retention_days,
@@ -882,6 +1043,29 @@ def validate_database_args(args: DatabaseArgs) -> list[str]:
         problems.append(
             f"'code' must be a LambdaPackage from build_lambda_package(), got {args.code!r}."
         )
+    replica = args.master_secret_replica
+    if replica is not None:
+        if not isinstance(replica, MasterSecretReplica):
+            problems.append(
+                "'master_secret_replica' must be a MasterSecretReplica(region, kms_key_arn) or "
+                f"None, got {replica!r}."
+            )
+        else:
+            if not isinstance(replica.region, str) or not _REGION.match(replica.region):
+                problems.append(
+                    "'master_secret_replica.region' must be an AWS region name such as "
+                    f"us-west-2, got {replica.region!r}."
+                )
+            if not replica.kms_key_arn:
+                problems.append(
+                    "'master_secret_replica.kms_key_arn' is empty; give the ARN of a "
+                    "customer-managed key in the replica region."
+                )
+    if any(not isinstance(r, pulumi.Resource) for r in args.network_resources):
+        problems.append(
+            "'network_resources' must hold Pulumi resources (the Network component), got "
+            f"{list(args.network_resources)!r}."
+        )
     return problems
 
 
@@ -941,6 +1125,73 @@ def parameter_group_family(engine_version: str) -> str:
             f"PostgreSQL with RDS Proxy is supported here for {supported}; pick one of those."
         )
     return f"postgres{major}"
+
+
+@dataclass(frozen=True)
+class DatabaseNames:
+    """The physical names DatabaseWithProxy derives from project, stack and component name."""
+
+    bootstrap_function: str
+    instance_identifier: str
+    final_snapshot_identifier: str
+    postgresql_log_group: str
+
+
+def database_names(project: str, stack: str, component_name: str) -> DatabaseNames:
+    """Every physical name of the component, checked; DatabaseArgsError lists each problem."""
+    problems = validate_component_name(component_name)
+    function_name = ""
+    try:
+        function_name = lambda_function_name(project, stack, f"{component_name}-bootstrap")
+    except ValueError as exc:
+        problems.append(str(exc))
+    identifier = f"{project}-{stack}-{component_name}".lower()
+    snapshot = f"{identifier}-final"
+    problems += check_rds_identifier(
+        "instance identifier", identifier, MAX_INSTANCE_IDENTIFIER_LENGTH, stack
+    )
+    problems += check_rds_identifier(
+        "final snapshot identifier", snapshot, MAX_SNAPSHOT_IDENTIFIER_LENGTH, stack
+    )
+    if problems:
+        raise DatabaseArgsError("; ".join(dict.fromkeys(problems)))
+    return DatabaseNames(
+        bootstrap_function=function_name,
+        instance_identifier=identifier,
+        final_snapshot_identifier=snapshot,
+        postgresql_log_group=postgresql_log_group_name(identifier),
+    )
+
+
+def check_rds_identifier(what: str, identifier: str, max_length: int, stack: str) -> list[str]:
+    """[] when `identifier` is a valid RDS identifier, else one message naming the stack."""
+    if len(identifier) <= max_length and _RDS_IDENTIFIER.match(identifier):
+        return []
+    return [
+        f"{what} {identifier!r} (project-stack-component) must hold at most {max_length} "
+        "letters, digits and single hyphens, start with a letter and not end with a hyphen; "
+        f"rename or shorten the stack {stack!r}."
+    ]
+
+
+def postgresql_log_group_name(instance_identifier: str) -> str:
+    """The log group RDS exports an instance's PostgreSQL log to."""
+    return f"/aws/rds/instance/{instance_identifier}/postgresql"
+
+
+def min_max_allocated_storage_gib(allocated_storage_gib: int) -> int:
+    """The smallest autoscaling ceiling RDS accepts: 10% above the allocated storage, rounded
+    up to a whole GiB."""
+    return -(-allocated_storage_gib * (100 + STORAGE_AUTOSCALING_HEADROOM_PERCENT) // 100)
+
+
+def replica_secret_arn(secret_arn: str, replica_region: str) -> str:
+    """A replica of a secret keeps the source's ARN except for the region."""
+    parts = secret_arn.split(":")
+    if len(parts) < 7 or parts[2] != "secretsmanager":
+        raise ValueError(f"not a Secrets Manager secret ARN: {secret_arn!r}")
+    parts[3] = replica_region
+    return ":".join(parts)
 
 
 def rds_db_user_arn(

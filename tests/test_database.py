@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pulumi
 import pulumi_aws as aws
 import pytest
 
@@ -14,7 +15,10 @@ from components.database import (
     DatabaseArgsError,
     DatabaseUser,
     DatabaseWithProxy,
+    MasterSecretReplica,
+    database_names,
     instance_max_connections,
+    min_max_allocated_storage_gib,
     parameter_group_family,
     proxy_connection_budget,
     proxy_resource_id_from_arn,
@@ -51,10 +55,31 @@ class DatabaseMocks(RecordingMocks):
         return super().new_resource(args)
 
 
-def _run_database(**overrides) -> ProgramRun:
+REPLICA_CMK_ARN = "arn:aws:kms:us-west-2:123456789012:key/99999999-8888-7777-6666-555555555555"
+
+
+class StandInNetwork(pulumi.ComponentResource):
+    """A component with the children a network's reach to AWS APIs hangs on."""
+
+    def __init__(self) -> None:
+        super().__init__("test:index:Network", "net")
+        self.route_table = aws.ec2.RouteTable(
+            "net-rt", vpc_id="vpc-1", opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.endpoint = aws.ec2.VpcEndpoint(
+            "net-sm",
+            vpc_id="vpc-1",
+            service_name="com.amazonaws.us-east-1.secretsmanager",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _run_database(with_network: bool = False, stack: str = "dev", **overrides) -> ProgramRun:
     """The component in a small VPC: two AZs of app and data subnets, an endpoints group."""
 
     def program():
+        if with_network:
+            overrides["network_resources"] = [StandInNetwork()]
         vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
         zones = [f"{REGION}a", f"{REGION}b"]
         app = [
@@ -82,6 +107,7 @@ def _run_database(**overrides) -> ProgramRun:
         args.update(overrides)
         db = DatabaseWithProxy("db", DatabaseArgs(**args))
         return {
+            "master_secret_replica_arn": db.master_secret_replica_arn,
             "proxy_resource_id": db.proxy_resource_id,
             "proxy_endpoint": db.proxy_endpoint,
             "master_secret_arn": db.master_secret_arn,
@@ -89,7 +115,7 @@ def _run_database(**overrides) -> ProgramRun:
             "port": db.port,
         }
 
-    run = run_program(program, mocks=DatabaseMocks())
+    run = run_program(program, mocks=DatabaseMocks(), stack=stack)
     assert run.error is None, run.user_message
     return run
 
@@ -203,7 +229,9 @@ def test_instance_is_private_encrypted_and_iam_enabled(iam_run):
     assert inputs["multiAz"] is False
     assert inputs["deletionProtection"] is True
     assert inputs["skipFinalSnapshot"] is False
-    assert inputs["finalSnapshotIdentifier"] == "db-postgres-final"
+    # Named after project and stack, so two stacks in one account and region do not collide.
+    assert inputs["identifier"] == "lambda-private-db-dev-db"
+    assert inputs["finalSnapshotIdentifier"] == "lambda-private-db-dev-db-final"
 
 
 def test_instance_availability_and_deletion_follow_args(secret_run):
@@ -364,12 +392,18 @@ def test_bootstrap_role_reads_master_secret_and_writes_user_secrets(iam_run, sec
     assert iam_statements["ReadMasterSecret"]["Resource"] == master
     assert iam_statements["ReadMasterSecret"]["Action"] == "secretsmanager:GetSecretValue"
     assert iam_statements["UseKeyThroughSecretsManager"]["Action"] == ["kms:Decrypt"]
-    assert "WriteTierSecrets" not in iam_statements
+    assert "ManageTierSecrets" not in iam_statements
 
     secret_statements = {s["Sid"]: s for s in _statements(secret_run.one("aws:iam/policy:Policy"))}
     arns = sorted(s.state["arn"] for s in secret_run.of_type("aws:secretsmanager/secret:Secret"))
-    assert secret_statements["WriteTierSecrets"]["Action"] == "secretsmanager:PutSecretValue"
-    assert sorted(secret_statements["WriteTierSecrets"]["Resource"]) == arns
+    # Exactly what the bootstrap calls on a tier secret: it reads the stored password, tells an
+    # empty secret from a missing one, and writes a new password.
+    assert secret_statements["ManageTierSecrets"]["Action"] == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:PutSecretValue",
+    ]
+    assert sorted(secret_statements["ManageTierSecrets"]["Resource"]) == arns
     assert secret_statements["UseKeyThroughSecretsManager"]["Action"] == [
         "kms:Decrypt",
         "kms:GenerateDataKey",
@@ -386,7 +420,7 @@ def test_bootstrap_function_depends_on_its_role_attachments(iam_run):
     attachments = {a.urn for a in iam_run.of_type(ATTACHMENT)}
     assert len(attachments) == 2
     assert attachments <= set(function.dependencies)
-    log_group = iam_run.one("aws:cloudwatch/logGroup:LogGroup")
+    log_group = iam_run.one("aws:cloudwatch/logGroup:LogGroup", "db-bootstrap-logs")
     assert log_group.urn in function.dependencies
 
 
@@ -412,7 +446,7 @@ def test_bootstrap_function_settings(iam_run):
         "DB_ENDPOINT_KIND": "instance",
         "DB_REGION": REGION,
     }
-    log_group = iam_run.one("aws:cloudwatch/logGroup:LogGroup")
+    log_group = iam_run.one("aws:cloudwatch/logGroup:LogGroup", "db-bootstrap-logs")
     assert log_group.inputs["name"] == "/aws/lambda/lambda-private-db-dev-db-bootstrap"
     assert log_group.inputs["kmsKeyId"] == CMK_ARN
     assert log_group.inputs["retentionInDays"] == 30
@@ -469,7 +503,7 @@ def test_everything_encrypted_with_the_cmk(secret_run):
             for key in keys:
                 assert resource.inputs[key] == CMK_ARN, (resource.name, key)
                 checked += 1
-    assert checked == 3 + 2 + 1 + 1
+    assert checked == 3 + 2 + 2 + 1
 
 
 # Args validation
@@ -522,6 +556,18 @@ def _valid_args(**overrides) -> dict:
             "got 30",
         ),
         ({"max_allocated_storage_gib": 10}, "max_allocated_storage_gib", "got 10"),
+        # RDS wants the ceiling at least 10% above the allocated 20 GiB: 22.
+        ({"max_allocated_storage_gib": 21}, "max_allocated_storage_gib", "at least 22"),
+        (
+            {"master_secret_replica": MasterSecretReplica("west", REPLICA_CMK_ARN)},
+            "master_secret_replica.region",
+            "'west'",
+        ),
+        (
+            {"master_secret_replica": MasterSecretReplica("us-west-2", "")},
+            "master_secret_replica.kms_key_arn",
+            "empty",
+        ),
         ({"log_retention_days": 10}, "log_retention_days", "got 10"),
         ({"port": 80}, "port", "got 80"),
         ({"database_name": "App"}, "database_name", "'App'"),
@@ -628,3 +674,117 @@ def test_proxy_resource_id_from_arn_extracts_the_prx_id():
     assert proxy_resource_id_from_arn(arn) == "prx-0123456789abcdef0"
     with pytest.raises(ValueError, match="prx-"):
         proxy_resource_id_from_arn("arn:aws:rds:us-east-1:123456789012:db:mydb")
+
+
+@pytest.mark.parametrize(
+    ("allocated", "minimum"), [(20, 22), (100, 110), (101, 112), (1000, 1100), (65536, 72090)]
+)
+def test_min_max_allocated_storage_gib_is_ten_percent_above_rounded_up(allocated, minimum):
+    assert min_max_allocated_storage_gib(allocated) == minimum
+
+
+def test_database_args_accept_the_smallest_autoscaling_ceiling():
+    assert DatabaseArgs(**_valid_args(max_allocated_storage_gib=22)).max_allocated_storage_gib == 22
+
+
+# Derived names, logs, versions and the network
+
+
+def test_database_names_carry_project_and_stack():
+    names = database_names("lambda-private-db", "prod", "database")
+    assert names.instance_identifier == "lambda-private-db-prod-database"
+    assert names.final_snapshot_identifier == "lambda-private-db-prod-database-final"
+    assert names.postgresql_log_group == (
+        "/aws/rds/instance/lambda-private-db-prod-database/postgresql"
+    )
+    assert names.bootstrap_function == "lambda-private-db-prod-database-bootstrap"
+
+
+@pytest.mark.parametrize("stack", ["blue_green", "dev.eu", "dev-", "a--b"])
+def test_database_names_refuse_a_stack_rds_identifiers_cannot_hold(stack):
+    with pytest.raises(DatabaseArgsError) as caught:
+        database_names("lambda-private-db", stack, "database")
+    message = str(caught.value)
+    assert "instance identifier" in message and f"stack {stack!r}" in message
+
+
+def test_database_component_with_a_bad_stack_name_creates_nothing():
+    def program():
+        DatabaseWithProxy("db", DatabaseArgs(**_valid_args()))
+
+    run = run_program(program, stack="blue_green")
+    assert isinstance(run.error, DatabaseArgsError)
+    assert "stack 'blue_green'" in str(run.error)
+    assert run.resources == []
+
+
+def test_postgresql_log_group_is_made_first_with_the_cmk_and_retention(iam_run):
+    instance = iam_run.one(INSTANCE)
+    log_group = iam_run.one("aws:cloudwatch/logGroup:LogGroup", "db-postgresql-logs")
+    assert log_group.inputs["name"] == "/aws/rds/instance/lambda-private-db-dev-db/postgresql"
+    assert (
+        log_group.inputs["name"] == f"/aws/rds/instance/{instance.inputs['identifier']}/postgresql"
+    )
+    assert log_group.inputs["kmsKeyId"] == CMK_ARN
+    assert log_group.inputs["retentionInDays"] == 30
+    assert log_group.urn in instance.dependencies
+
+
+def test_engine_version_defaults_to_a_major_and_allows_major_upgrades(iam_run):
+    inputs = iam_run.one(INSTANCE).inputs
+    assert inputs["engineVersion"] == "16"
+    assert inputs["autoMinorVersionUpgrade"] is True
+    assert inputs["allowMajorVersionUpgrade"] is True
+    assert not [m for level, m in iam_run.logs if level == "warning"]
+
+
+def test_engine_version_with_a_minor_is_warned_about():
+    run = _run_database(engine_version="16.4")
+    warnings = [m for level, m in run.logs if level == "warning"]
+    assert any("'16.4' pins a minor version" in m and "('16')" in m for m in warnings), warnings
+
+
+def test_api_reaching_resources_wait_for_the_network():
+    run = _run_database(with_network=True, auth_mode="secret")
+    network = {
+        run.one("aws:ec2/routeTable:RouteTable").urn,
+        run.one("aws:ec2/vpcEndpoint:VpcEndpoint").urn,
+    }
+    for token in (PROXY, FUNCTION, "aws:lambda/invocation:Invocation"):
+        assert network <= set(run.one(token).dependencies), token
+
+
+def test_master_password_without_replica_is_managed_by_rds(iam_run):
+    inputs = iam_run.one(INSTANCE).inputs
+    assert inputs["manageMasterUserPassword"] is True
+    assert "passwordWo" not in inputs
+    assert not [token for token, _ in iam_run.invokes if token.endswith("getRandomPassword")]
+    assert iam_run.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
+
+
+def test_master_password_with_replica_lives_in_a_replicated_secret_of_our_own():
+    run = _run_database(
+        master_secret_replica=MasterSecretReplica("us-west-2", REPLICA_CMK_ARN),
+        auth_mode="secret",
+    )
+    instance = run.one(INSTANCE)
+    secret = run.one("aws:secretsmanager/secret:Secret", "db-master")
+    version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
+
+    assert "manageMasterUserPassword" not in instance.inputs
+    assert "masterUserSecretKmsKeyId" not in instance.inputs
+    assert "passwordWo" in instance.secret_inputs
+    assert instance.inputs["passwordWoVersion"] == 1
+    assert secret.inputs["kmsKeyId"] == CMK_ARN
+    assert secret.inputs["replicas"] == [{"region": "us-west-2", "kmsKeyId": REPLICA_CMK_ARN}]
+    assert version.inputs["secretId"] == secret.id
+    assert "secretStringWo" in version.secret_inputs
+    value = json.loads(version.inputs["secretStringWo"]["value"])
+    assert value == {"username": "app_admin", "password": instance.inputs["passwordWo"]["value"]}
+    # The master secret ARN keeps its meaning: what the bootstrap reads, the component exports.
+    assert run.result["master_secret_arn"] == secret.state["arn"]
+    env = run.one(FUNCTION).inputs["environment"]["variables"]
+    assert env["DB_SECRET_ARN"] == secret.state["arn"]
+    # The tier secrets of secret mode are still there beside it.
+    names = {s.name for s in run.of_type("aws:secretsmanager/secret:Secret")}
+    assert names == {"db-master", "db-user-ingest_writer", "db-user-api_reader"}

@@ -56,7 +56,7 @@ DEV_COUNTS = {
     "aws:ec2/securityGroup:SecurityGroup": 6,  # endpoints, db, proxy, bootstrap, 2 tiers
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 7,
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 7,
-    "aws:cloudwatch/logGroup:LogGroup": 5,  # flow logs, 3 functions, API access logs
+    "aws:cloudwatch/logGroup:LogGroup": 6,  # flow logs, 3 functions, API access, PostgreSQL
     "aws:sqs/queue:Queue": 4,  # ingest's queue and its dead letters, a DLQ per tier
     "aws:lambda/eventSourceMapping:EventSourceMapping": 1,
     "aws:apigatewayv2/api:Api": 1,

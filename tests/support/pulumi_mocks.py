@@ -8,6 +8,8 @@ import hashlib
 import json
 import logging
 import runpy
+import secrets
+import string
 import threading
 import traceback
 import uuid
@@ -78,6 +80,9 @@ class RecordedResource:
     provider: str
     id: str
     state: dict[str, Any]
+    # Top-level inputs the program sent marked secret, and the ignore_changes option.
+    secret_inputs: frozenset[str] = frozenset()
+    ignore_changes: tuple[str, ...] = ()
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -111,6 +116,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # through one are answered for that provider's region, as AWS would.
         self.provider_regions: dict[str, str] = {}
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        # Every password getRandomPassword answered, so tests can look for leaks of it.
+        self.random_passwords: list[str] = []
         self._invoke_answers = dict(invoke_answers or {})
 
     def region_of(self, provider_reference: str | None) -> str:
@@ -152,9 +159,24 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "description": region,
             },
         }.get(args.token)
+        if args.token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            builtin = self._random_password(args.args, region)
         if builtin is None:
             raise NotImplementedError(f"RecordingMocks has no answer for invoke {args.token}")
         return builtin
+
+    def _random_password(self, args: Mapping[str, Any], region: str) -> dict[str, Any]:
+        """A fresh random password that honours the length and the excluded characters, as
+        Secrets Manager's GetRandomPassword does (it defaults to 32 characters, no space)."""
+        excluded = set(args.get("excludeCharacters") or "")
+        if not args.get("includeSpace"):
+            excluded.add(" ")
+        alphabet = [c for c in string.ascii_letters + string.digits + string.punctuation + " "]
+        alphabet = [c for c in alphabet if c not in excluded]
+        length = int(args.get("passwordLength") or 32)
+        password = "".join(secrets.choice(alphabet) for _ in range(length))
+        self.random_passwords.append(password)
+        return {**dict(args), "id": region, "region": region, "randomPassword": password}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
@@ -254,6 +276,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = rpc.deserialize_properties(request.object)
+        secret_inputs = frozenset(
+            key for key, value in request.object.fields.items() if _is_wire_secret(value)
+        )
         state = self.resources[response.urn].state
         record = RecordedResource(
             urn=response.urn,
@@ -269,10 +294,23 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider,
             id=response.id,
             state=dict(state),
+            secret_inputs=secret_inputs,
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.recorded.append(record)
         return response
+
+
+def _is_wire_secret(value: Any) -> bool:
+    """True for a property value in the wire form of a secret (the SDK's signature map)."""
+    if not value.HasField("struct_value"):
+        return False
+    fields = value.struct_value.fields
+    return (
+        rpc._special_sig_key in fields
+        and fields[rpc._special_sig_key].string_value == rpc._special_secret_sig
+    )
 
 
 class _ListHandler(logging.Handler):
