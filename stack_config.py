@@ -93,9 +93,9 @@ class ConfigKey:
     items: str | None = None
 
 
-# Every key the program reads, in the order Pulumi.yaml and the README list them. `tiers` is a
-# list of objects, which Pulumi.yaml cannot type, so it is declared without a type and checked
-# here field by field.
+# Every key the program reads, in the order Pulumi.yaml and the README list them. `tiers` (a
+# list of objects) and `replica` (an object) have no type the CLI's project schema accepts, so
+# Pulumi.yaml declares them without one and they are checked here field by field.
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("vpcCidr", "string", "10.20.0.0/16", "IPv4 block of the VPC, a private /16 to /28."),
     ConfigKey(
@@ -279,6 +279,9 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ),
 )
 _KEYS_BY_NAME = {key.name: key for key in CONFIG_KEYS}
+# The config types of Pulumi's project schema (simpleConfigType in the pulumi/pulumi repository,
+# sdk/go/common/workspace/project.json); a key of any other kind is declared without a type.
+PULUMI_CONFIG_TYPES = ("string", "integer", "boolean", "array")
 
 # Fields of one entry of `tiers`, with their defaults (None: derived from other fields).
 TIER_FIELDS: Mapping[str, Any] = {

@@ -12,6 +12,7 @@ import yaml
 
 from stack_config import (
     CONFIG_KEYS,
+    PULUMI_CONFIG_TYPES,
     TIER_FIELDS,
     StackConfigError,
     parse_stack_config,
@@ -153,12 +154,23 @@ def test_pulumi_yaml_declares_every_key_with_the_programs_type_and_default(proje
         entry = declared[key.name]
         assert entry["default"] == key.default, key.name
         assert entry["description"] == key.description, key.name
-        if key.type == "object-list":
-            assert "type" not in entry  # Pulumi.yaml has no type for a list of objects
-        else:
+        if key.type in PULUMI_CONFIG_TYPES:
             assert entry["type"] == key.type, key.name
+        else:
+            assert "type" not in entry, key.name  # no project-schema type fits it
         if key.items:
             assert entry["items"] == {"type": key.items}
+
+
+def test_pulumi_yaml_declares_only_types_the_clis_project_schema_accepts(project_dir: Path):
+    # The CLI validates Pulumi.yaml against its project schema before it runs anything; a
+    # `type: object` there fails `pulumi up` with "could not validate Pulumi.yaml".
+    declared = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["config"]
+
+    types = {name: entry["type"] for name, entry in declared.items() if "type" in entry}
+
+    assert set(types.values()) <= set(PULUMI_CONFIG_TYPES), types
+    assert "tiers" not in types and "replica" not in types
 
 
 def test_pulumi_yaml_defaults_pass_the_programs_own_checks(project_dir: Path):
