@@ -8,7 +8,14 @@ from typing import TypeVar
 
 import pulumi
 
-from components.database import DatabaseArgs, DatabaseArgsError, DatabaseUser, DatabaseWithProxy
+from components.database import (
+    DatabaseArgs,
+    DatabaseArgsError,
+    DatabaseUser,
+    DatabaseWithProxy,
+    MasterSecretReplica,
+    database_names,
+)
 from components.lambda_package import LambdaPackage, LambdaPackageError, build_lambda_package
 from components.lambda_tier import (
     HttpTrigger,
@@ -22,6 +29,7 @@ from components.replica import (
     CrossRegionReplica,
     CrossRegionReplicaArgs,
     CrossRegionReplicaArgsError,
+    check_replica_names,
 )
 from components.secrets import Secrets, SecretsArgs, SecretsArgsError
 from stack_config import StackConfig, TierConfig, load_stack_config, resolve_availability_zones
@@ -30,6 +38,10 @@ from stack_config import StackConfig, TierConfig, load_stack_config, resolve_ava
 # checked before the first resource is registered. dataclasses.replace() checks them again
 # with the real outputs.
 _PENDING = "pending-until-created"
+
+# Component names: they are part of every resource name and of the RDS identifiers.
+DATABASE = "database"
+REPLICA = "replica"
 
 _ARGS_ERRORS = (
     NetworkArgsError,
@@ -60,8 +72,18 @@ def main() -> None:
 
     secrets = Secrets("kms", plan.secrets)
     network = Network("network", replace(plan.network, kms_key_arn=secrets.kms_key_arn))
+
+    # With a replica, the primary's master secret is replicated under the replica region's key,
+    # which the replica component creates, while the replica needs the primary's ARN: the key's
+    # ARN is handed to the database now and filled in once the replica exists. (No resource
+    # cycle: the key depends on nothing of the primary.)
+    master_secret_replica = plan.database.master_secret_replica
+    resolve_replica_key_arn = None
+    if master_secret_replica is not None:
+        replica_key_arn, resolve_replica_key_arn = pulumi.deferred_output()
+        master_secret_replica = replace(master_secret_replica, kms_key_arn=replica_key_arn)
     database = DatabaseWithProxy(
-        "database",
+        DATABASE,
         replace(
             plan.database,
             vpc_id=network.vpc_id,
@@ -69,6 +91,8 @@ def main() -> None:
             app_subnet_ids=network.app_subnet_ids,
             endpoints_security_group_id=network.endpoints_security_group_id,
             kms_key_arn=secrets.kms_key_arn,
+            master_secret_replica=master_secret_replica,
+            network_resources=[network],
         ),
     )
     tiers = {
@@ -93,15 +117,16 @@ def main() -> None:
     # primary's region to answer (see the README's Limitations).
     replica = None
     if plan.replica is not None:
-        replica = CrossRegionReplica(
-            "replica",
-            replace(
-                plan.replica,
-                source_instance_arn=database.instance_arn,
-                source_master_secret_arn=database.master_secret_arn,
-                source_kms_key_arn=secrets.kms_key_arn,
-            ),
-        )
+        assert resolve_replica_key_arn is not None
+        try:
+            replica = CrossRegionReplica(
+                REPLICA, replace(plan.replica, source_instance_arn=database.instance_arn)
+            )
+        except BaseException as exc:
+            # Left unresolved, the deferred key would keep the program waiting forever.
+            resolve_replica_key_arn(_failed_output(exc))
+            raise
+        resolve_replica_key_arn(replica.kms_key_arn)
 
     pulumi.export("region", config.region)
     pulumi.export("kmsKeyArn", secrets.kms_key_arn)
@@ -141,7 +166,7 @@ def main() -> None:
         pulumi.export("replicaInstanceIdentifier", replica.instance_identifier)
         pulumi.export("replicaEndpoint", replica.instance_endpoint)
         pulumi.export(
-            "replicaMasterSecretArn", pulumi.Output.secret(replica.master_secret_replica_arn)
+            "replicaMasterSecretArn", pulumi.Output.secret(database.master_secret_replica_arn)
         )
         pulumi.export("replicaTierFunctionNames", replica.tier_function_names)
         pulumi.export("replicaTierApiEndpoints", replica.tier_api_endpoints)
@@ -173,6 +198,15 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
     )
     db = config.database
     proxy = config.proxy
+    # The names the database derives from project and stack, checked before anything exists.
+    database_names(config.project, config.stack, DATABASE)
+    # RDS refuses a read replica of an instance whose master password it manages, so with a
+    # replica the database keeps the password in a secret of its own, replicated there.
+    master_secret_replica = (
+        MasterSecretReplica(region=config.replica.region, kms_key_arn=_PENDING)
+        if config.replica is not None
+        else None
+    )
     database = DatabaseArgs(
         vpc_id=_PENDING,
         data_subnet_ids=pending_subnets,
@@ -200,6 +234,7 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
         connection_borrow_timeout_seconds=proxy.connection_borrow_timeout_seconds,
         idle_client_timeout_seconds=proxy.idle_client_timeout_seconds,
         log_retention_days=config.log_retention_days,
+        master_secret_replica=master_secret_replica,
         tags=tags,
     )
     tiers = {
@@ -224,10 +259,15 @@ def _database_users(config: StackConfig) -> list[DatabaseUser]:
 def _replica_args(
     config: StackConfig, code: LambdaPackage, tags: dict[str, str]
 ) -> CrossRegionReplicaArgs:
-    """The replica's args, checked, with stand-ins for the primary's instance, secret and key."""
+    """The replica's args, checked, with a stand-in for the primary's instance."""
     replica = config.replica
     assert replica is not None
     db = config.database
+    problems = check_replica_names(
+        config.project, config.stack, REPLICA, [tier.name for tier in replica.tiers]
+    )
+    if problems:
+        raise CrossRegionReplicaArgsError("; ".join(problems))
     replica_tags = {**tags, "role": "replica"}
     pending_subnets = [_PENDING] * len(replica.network.availability_zones)
     # The replica's tiers are planned like the primary's, with the replica region's NAT.
@@ -258,8 +298,6 @@ def _replica_args(
         ),
         source_instance_arn=_PENDING,
         source_backup_retention_days=db.backup_retention_days,
-        source_master_secret_arn=_PENDING,
-        source_kms_key_arn=_PENDING,
         code=code,
         engine_version=db.engine_version,
         instance_class=replica.instance_class,
@@ -324,6 +362,15 @@ def _tier_args(
         nat_available=config.network.nat_strategy != "none",
         tags={**tags, "tier": tier.name},
     )
+
+
+def _failed_output(error: BaseException) -> pulumi.Output[str]:
+    """An output that fails with `error`, so whatever waits on it stops instead of hanging."""
+
+    def fail(_: object) -> str:
+        raise error
+
+    return pulumi.Output.from_input("").apply(fail)
 
 
 def _stop_on_error(what: str, build: Callable[[], T]) -> T:

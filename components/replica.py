@@ -1,12 +1,11 @@
 """CrossRegionReplica: an encrypted read replica of the database in a second region, with its own
-network and key, the master secret replicated there, and Lambda tiers that read from it."""
+network and key, and Lambda tiers that read from it."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pulumi
@@ -14,12 +13,13 @@ import pulumi_aws as aws
 
 from components.database import (
     INSTANCE_CLASS_MEMORY_GIB,
-    LAMBDA_ARCHITECTURE,
-    LAMBDA_RUNTIME,
     LOG_RETENTION_DAYS,
+    MAX_INSTANCE_IDENTIFIER_LENGTH,
     check_range,
+    check_rds_identifier,
     lambda_function_name,
     parameter_group_family,
+    postgresql_log_group_name,
     validate_component_name,
 )
 from components.lambda_package import LambdaPackage
@@ -28,18 +28,6 @@ from components.network import Network, NetworkArgs
 from components.secrets import Secrets, SecretsArgs
 
 COMPONENT_TYPE = "lambda-private-db:components:CrossRegionReplica"
-
-REPLICATION_HANDLER = "lambda_src.handlers.replicate_secret.handler"
-REPLICATION_TIMEOUT_SECONDS = 60
-REPLICATION_MEMORY_MB = 128
-
-# What replicating the master secret takes: describe it, add and remove a replica region.
-# https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicateSecretToRegions.html
-SECRET_REPLICATION_ACTIONS = (
-    "secretsmanager:DescribeSecret",
-    "secretsmanager:ReplicateSecretToRegions",
-    "secretsmanager:RemoveRegionsFromReplication",
-)
 
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
@@ -63,10 +51,7 @@ class CrossRegionReplicaArgs:
         the ARN, not the identifier.
     source_backup_retention_days: the primary's automated backups; RDS makes a replica only of
         an instance that keeps them (at least 1 day).
-    source_master_secret_arn: the RDS-managed master secret in the primary region.
-    source_kms_key_arn: the primary region's key, which encrypts that secret; the replication
-        function decrypts through Secrets Manager with it.
-    code: the Lambda code package (holds the replication handler).
+    code: the Lambda code package (the tiers' handlers).
     engine_version: the primary's version; the parameter group family follows its major.
     instance_class: the replica's class; it may differ from the primary's.
     port: the PostgreSQL port the replica listens on.
@@ -94,8 +79,6 @@ class CrossRegionReplicaArgs:
     network: NetworkArgs
     source_instance_arn: pulumi.Input[str]
     source_backup_retention_days: int
-    source_master_secret_arn: pulumi.Input[str]
-    source_kms_key_arn: pulumi.Input[str]
     code: LambdaPackage
     engine_version: str
     instance_class: str = "db.t4g.micro"
@@ -125,32 +108,23 @@ class CrossRegionReplica(pulumi.ComponentResource):
     Promotion is done by hand (the README's runbook) and then declared with `promoted`; failing
     back to the primary's region is not automated, and no alarm watches ReplicaLag.
 
+    The master secret's copy in this region belongs to the primary's secret (DatabaseWithProxy
+    with master_secret_replica), which names this component's key.
+
     Outputs: region, kms_key_arn, vpc_id, app_subnet_ids, data_subnet_ids, instance_arn,
     instance_identifier, instance_endpoint (address), instance_resource_id,
-    db_security_group_id, master_secret_replica_arn, tier_function_names, tier_function_arns,
-    tier_api_endpoints (HTTP tiers only).
+    db_security_group_id, tier_function_names, tier_function_arns, tier_api_endpoints (HTTP
+    tiers only).
     """
 
     def __init__(
         self, name: str, args: CrossRegionReplicaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        problems = validate_component_name(name)
-        function_name = None
-        try:
-            function_name = lambda_function_name(
-                pulumi.get_project(), pulumi.get_stack(), f"{name}-secret-sync"
-            )
-        except ValueError as exc:
-            problems.append(str(exc))
-        for tier_name in args.tiers:
-            tier_component = f"{name}-{tier_name}"
-            problems += validate_component_name(tier_component)
-            try:
-                lambda_function_name(pulumi.get_project(), pulumi.get_stack(), tier_component)
-            except ValueError as exc:
-                problems.append(str(exc))
+        # The stack program makes the same check before it creates anything.
+        problems = check_replica_names(pulumi.get_project(), pulumi.get_stack(), name, args.tiers)
         if problems:
             raise CrossRegionReplicaArgsError("; ".join(problems))
+        identifier = replica_instance_identifier(pulumi.get_project(), pulumi.get_stack(), name)
 
         super().__init__(COMPONENT_TYPE, name, None, opts)
         tags = dict(args.tags)
@@ -170,17 +144,6 @@ class CrossRegionReplica(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         replica_side = pulumi.ResourceOptions(parent=self, providers={"aws": self.provider})
-
-        # The RDS User Guide lists replicas of a source whose master password RDS manages as
-        # unsupported (rds-secrets-manager.html, Limitations). It could not be tried here, so
-        # the deployment is not blocked, but every preview says so.
-        pulumi.log.warn(
-            "AWS documents that RDS refuses to create a read replica of an instance whose "
-            "master password RDS manages in Secrets Manager (all engines but SQL Server), and "
-            "the primary here manages it. If creating the replica fails with "
-            "InvalidParameterValue, see 'Disaster recovery' in the README.",
-            resource=self,
-        )
 
         # The replica region's own key: a cross-region replica of an encrypted instance must
         # name a key of its region, and nothing on this side may depend on the primary's.
@@ -225,15 +188,27 @@ class CrossRegionReplica(pulumi.ComponentResource):
             opts=replica_side,
         )
 
+        # RDS would create the log group of the exported PostgreSQL log with no key and no
+        # expiry; made here first, in this region, it has both.
+        self.postgresql_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-postgresql-logs",
+            name=postgresql_log_group_name(identifier),
+            retention_in_days=args.log_retention_days,
+            kms_key_id=key_arn,
+            tags=tags,
+            opts=replica_side,
+        )
+
         # A replica takes its engine, version, master user and database from its source, so
         # none of them is set, and RDS does not manage a master password for a replica
         # (manage_master_user_password is refused): code in this region logs in with IAM
-        # tokens, or with the replicated master secret below.
+        # tokens, or with the master secret's copy that the primary's secret keeps here.
         # `promoted` must only follow a real promotion: on a replica that never existed it
         # would ask RDS for a new instance without source or master user, which RDS refuses.
         promoted = args.promoted
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
+            identifier=identifier,
             replicate_source_db=None if promoted else args.source_instance_arn,
             instance_class=args.instance_class,
             storage_type="gp3",
@@ -250,8 +225,9 @@ class CrossRegionReplica(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot if promoted else True,
+            # Named after project, stack and component, so stacks in one account do not collide.
             final_snapshot_identifier=(
-                f"{name}-postgres-final" if promoted and not args.skip_final_snapshot else None
+                f"{identifier}-final" if promoted and not args.skip_final_snapshot else None
             ),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=key_arn,
@@ -259,10 +235,10 @@ class CrossRegionReplica(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=["postgresql"],
             auto_minor_version_upgrade=True,
             tags=tags,
-            opts=replica_side,
+            opts=pulumi.ResourceOptions.merge(
+                replica_side, pulumi.ResourceOptions(depends_on=[self.postgresql_log_group])
+            ),
         )
-
-        self._replicate_master_secret(name, args, function_name, key_arn, tags)
 
         # The tiers log in to the instance itself with IAM tokens: RDS Proxy can front only
         # the writer of a replication setup, never a read replica.
@@ -300,9 +276,6 @@ class CrossRegionReplica(pulumi.ComponentResource):
         self.instance_endpoint = self.instance.address
         self.instance_resource_id = self.instance.resource_id
         self.db_security_group_id = self.db_security_group.id
-        self.master_secret_replica_arn = pulumi.Output.from_input(
-            args.source_master_secret_arn
-        ).apply(lambda arn: replica_secret_arn(arn, args.region))
         self.tier_function_names = {n: t.function_name for n, t in self.tiers.items()}
         self.tier_function_arns = {n: t.function_arn for n, t in self.tiers.items()}
         self.tier_api_endpoints = {
@@ -320,122 +293,10 @@ class CrossRegionReplica(pulumi.ComponentResource):
                 "instance_endpoint": self.instance_endpoint,
                 "instance_resource_id": self.instance_resource_id,
                 "db_security_group_id": self.db_security_group_id,
-                "master_secret_replica_arn": pulumi.Output.secret(self.master_secret_replica_arn),
                 "tier_function_names": self.tier_function_names,
                 "tier_function_arns": self.tier_function_arns,
                 "tier_api_endpoints": self.tier_api_endpoints,
             }
-        )
-
-    def _replicate_master_secret(
-        self,
-        name: str,
-        args: CrossRegionReplicaArgs,
-        function_name: str | None,
-        replica_key_arn: pulumi.Output[str],
-        tags: dict[str, str],
-    ) -> None:
-        """Replicate the RDS-managed master secret into the replica region, with its key.
-
-        RDS creates the master secret, so Pulumi cannot declare replicas on it (they belong to
-        the source secret, and pulumi-aws 7.51 has no resource that adds a replica region to a
-        secret it does not own). A small function in the primary region, invoked at deploy
-        time, calls ReplicateSecretToRegions on it and removes the region again on destroy;
-        Secrets Manager then keeps the copy in step, rotations included. No secret value
-        passes through the function, Pulumi or its state.
-
-        These resources live in the primary region (the default provider): the call is made
-        against the source secret, and the function's logs are the primary's, under its key.
-
-        Whether Secrets Manager lets anyone but RDS replicate a secret RDS owns is not stated
-        in its documentation and was not tried here; if it refuses, the invocation fails with
-        Secrets Manager's reason and the deployment stops there.
-        """
-        primary_side = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-
-        self.replication_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-secret-sync-logs",
-            name=f"/aws/lambda/{function_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.source_kms_key_arn,
-            tags=tags,
-            opts=primary_side,
-        )
-        self.replication_role = aws.iam.Role(
-            f"{name}-secret-sync-role",
-            description="Replicates the RDS master secret into the replica region",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                        }
-                    ],
-                }
-            ),
-            tags=tags,
-            opts=primary_side,
-        )
-        self.replication_policy = aws.iam.RolePolicy(
-            f"{name}-secret-sync-access",
-            role=self.replication_role.id,
-            policy=pulumi.Output.all(
-                secret_arn=args.source_master_secret_arn,
-                source_key_arn=args.source_kms_key_arn,
-                replica_key_arn=replica_key_arn,
-                log_group_arn=self.replication_log_group.arn,
-            ).apply(
-                lambda v: json.dumps(
-                    secret_replication_policy(
-                        primary_region=args.primary_region, replica_region=args.region, **v
-                    )
-                )
-            ),
-            opts=primary_side,
-        )
-        self.replication_function = aws.lambda_.Function(
-            f"{name}-secret-sync",
-            name=function_name,
-            description="Replicates the RDS master secret into the replica region",
-            role=self.replication_role.arn,
-            runtime=LAMBDA_RUNTIME,
-            architectures=[LAMBDA_ARCHITECTURE],
-            handler=REPLICATION_HANDLER,
-            code=args.code.archive,
-            source_code_hash=args.code.source_code_hash,
-            timeout=REPLICATION_TIMEOUT_SECONDS,
-            memory_size=REPLICATION_MEMORY_MB,
-            kms_key_arn=args.source_kms_key_arn,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={"LOG_LEVEL": "INFO"}),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=self.replication_log_group.name
-            ),
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[self.replication_policy, self.replication_log_group],
-            ),
-        )
-        # CRUD: the function also runs when the input changes (another key or region) and when
-        # the invocation is deleted, so that destroy stops the replication it started.
-        self.secret_replication = aws.lambda_.Invocation(
-            f"{name}-secret-replication",
-            function_name=self.replication_function.name,
-            input=pulumi.Output.json_dumps(
-                {
-                    "secretArn": args.source_master_secret_arn,
-                    "replicaRegion": args.region,
-                    "replicaKmsKeyId": replica_key_arn,
-                }
-            ),
-            lifecycle_scope="CRUD",
-            opts=primary_side,
         )
 
 
@@ -493,6 +354,32 @@ def validate_replica_args(args: CrossRegionReplicaArgs) -> list[str]:
     return problems
 
 
+def replica_instance_identifier(project: str, stack: str, component_name: str) -> str:
+    """The replica instance's RDS identifier: '<project>-<stack>-<component>', lowercase."""
+    return f"{project}-{stack}-{component_name}".lower()
+
+
+def check_replica_names(
+    project: str, stack: str, component_name: str, tier_names: Iterable[str]
+) -> list[str]:
+    """Every problem with the names the component derives (instance, tier functions)."""
+    problems = validate_component_name(component_name)
+    problems += check_rds_identifier(
+        "instance identifier",
+        replica_instance_identifier(project, stack, component_name),
+        MAX_INSTANCE_IDENTIFIER_LENGTH,
+        stack,
+    )
+    for tier_name in tier_names:
+        tier_component = f"{component_name}-{tier_name}"
+        problems += validate_component_name(tier_component)
+        try:
+            lambda_function_name(project, stack, tier_component)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def check_cidrs_apart(replica_cidr: str, primary_cidr: str) -> list[str]:
     """[] when the two VPC blocks share no address, else one message naming both."""
     try:
@@ -507,66 +394,3 @@ def check_cidrs_apart(replica_cidr: str, primary_cidr: str) -> list[str]:
             "connected later."
         ]
     return []
-
-
-def replica_secret_arn(secret_arn: str, replica_region: str) -> str:
-    """A replicated secret keeps the primary's ARN except for the region."""
-    parts = secret_arn.split(":")
-    if len(parts) < 7 or parts[2] != "secretsmanager":
-        raise ValueError(f"not a Secrets Manager secret ARN: {secret_arn!r}")
-    parts[3] = replica_region
-    return ":".join(parts)
-
-
-def secret_replication_policy(
-    *,
-    secret_arn: str,
-    source_key_arn: str,
-    replica_key_arn: str,
-    log_group_arn: str,
-    primary_region: str,
-    replica_region: str,
-) -> dict:
-    """The replication function's policy: replication of the one secret, reading it with the
-    primary's key and writing the copy with the replica's, both only through Secrets Manager,
-    and its own log group (no AWS managed policy, so nothing broader comes with it).
-    https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html"""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
-            },
-            {
-                "Sid": "ReplicateMasterSecret",
-                "Effect": "Allow",
-                "Action": list(SECRET_REPLICATION_ACTIONS),
-                "Resource": secret_arn,
-            },
-            {
-                "Sid": "DecryptSourceThroughSecretsManager",
-                "Effect": "Allow",
-                "Action": "kms:Decrypt",
-                "Resource": source_key_arn,
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{primary_region}.amazonaws.com"
-                    }
-                },
-            },
-            {
-                "Sid": "EncryptReplicaThroughSecretsManager",
-                "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": replica_key_arn,
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": f"secretsmanager.{replica_region}.amazonaws.com"
-                    }
-                },
-            },
-        ],
-    }

@@ -19,6 +19,7 @@ from tests.support.pulumi_mocks import (
     ACCOUNT_ID,
     ProgramRun,
     RecordedResource,
+    RecordingMocks,
     run_program,
     stack_config_values,
 )
@@ -33,16 +34,9 @@ INSTANCE = "aws:rds/instance:Instance"
 KMS_KEY = "aws:kms/key:Key"
 INVOCATION = "aws:lambda/invocation:Invocation"
 FUNCTION = "aws:lambda/function:Function"
-
-# The replica component's resources that act on the primary's master secret and so live in
-# the primary region, on the stack's default provider.
-PRIMARY_SIDE = {
-    ("aws:cloudwatch/logGroup:LogGroup", "replica-secret-sync-logs"),
-    ("aws:iam/role:Role", "replica-secret-sync-role"),
-    ("aws:iam/rolePolicy:RolePolicy", "replica-secret-sync-access"),
-    (FUNCTION, "replica-secret-sync"),
-    (INVOCATION, "replica-secret-replication"),
-}
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+RANDOM_PASSWORD = "aws:secretsmanager/getRandomPassword:getRandomPassword"
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +45,26 @@ def prod_config(project_dir) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def prod_run(project_dir, prod_config) -> ProgramRun:
-    run = run_program(project_dir / "__main__.py", config=prod_config, stack="prod")
+def prod_mocks() -> RecordingMocks:
+    return RecordingMocks()
+
+
+@pytest.fixture(scope="module")
+def prod_run(project_dir, prod_config, prod_mocks) -> ProgramRun:
+    run = run_program(
+        project_dir / "__main__.py", config=prod_config, stack="prod", mocks=prod_mocks
+    )
     assert run.error is None, run.user_message
     return run
 
 
 @pytest.fixture(scope="module")
 def replica_side(prod_run) -> list[RecordedResource]:
-    """Every custom resource under the replica component that is not on the primary side."""
+    """Every custom resource under the replica component."""
     resources = [
         r
         for r in descendants(prod_run, prod_run.one(REPLICA_TYPE).urn)
-        if r.custom and r.type != PROVIDER_TYPE and (r.type, r.name) not in PRIMARY_SIDE
+        if r.custom and r.type != PROVIDER_TYPE
     ]
     assert len(resources) > 50  # network, key, instance, tier: not a handful
     return resources
@@ -140,7 +141,8 @@ def test_prod_stack_primary_is_multi_az_protected_and_keeps_a_final_snapshot(pro
     assert instance["multiAz"] is True
     assert instance["deletionProtection"] is True
     assert instance["skipFinalSnapshot"] is False
-    assert instance["finalSnapshotIdentifier"] == "database-postgres-final"
+    assert instance["identifier"] == "lambda-private-db-prod-database"
+    assert instance["finalSnapshotIdentifier"] == "lambda-private-db-prod-database-final"
     assert instance["backupRetentionPeriod"] == 14
 
 
@@ -186,7 +188,7 @@ def test_prod_stack_every_replica_side_resource_goes_through_the_replica_provide
 
     off_provider = {(r.type, r.name) for r in under_replica if r.provider != reference}
 
-    assert off_provider == PRIMARY_SIDE
+    assert off_provider == set()
     # Nothing outside the component uses the replica provider.
     outside = [r for r in prod_run.resources if r not in under_replica and r.provider == reference]
     assert outside == []
@@ -325,52 +327,98 @@ def test_prod_stack_replica_database_admits_only_its_tiers(prod_run):
     assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in ingress} == {(5432, 5432)}
 
 
-# --- the master secret in the replica region -----------------------------------------------
+# --- the master secret, kept by the program and replicated into the replica region ---------
+
+
+def master_secret(run: ProgramRun) -> RecordedResource:
+    return run.one(SECRET, "database-master")
+
+
+def test_prod_stack_primary_does_not_let_rds_manage_its_password(prod_run):
+    """RDS refuses a read replica of an instance whose master password it manages."""
+    instance = primary_instance(prod_run)
+
+    assert "manageMasterUserPassword" not in instance.inputs
+    assert "masterUserSecretKmsKeyId" not in instance.inputs
+    assert "masterUserSecrets" not in instance.state
+    assert instance.inputs["username"] == "app_admin"
+    assert instance.inputs["passwordWoVersion"] == 1
+    assert "password" not in instance.inputs
+
+
+def test_prod_stack_master_password_is_generated_for_rds_and_sent_only_as_a_secret(
+    prod_run, prod_mocks
+):
+    (password,) = prod_mocks.random_passwords
+    (call,) = [args for token, args in prod_run.invokes if token == RANDOM_PASSWORD]
+    instance = primary_instance(prod_run)
+    version = prod_run.one(SECRET_VERSION, "database-master-value")
+
+    assert call["passwordLength"] >= 32
+    assert set('/@" ') <= set(call["excludeCharacters"])
+    # Sent to RDS and to Secrets Manager, write-only and marked secret on the wire.
+    assert "passwordWo" in instance.secret_inputs
+    assert instance.inputs["passwordWo"]["value"] == password
+    assert version.inputs["secretStringWoVersion"] == 1
+    assert "secretStringWo" in version.secret_inputs
+    assert json.loads(version.inputs["secretStringWo"]["value"]) == {
+        "username": "app_admin",
+        "password": password,
+    }
+    assert version.inputs["secretId"] == master_secret(prod_run).id
+    # A new value on the next run does not churn: the write-only values are exempt from diffs.
+    assert instance.ignore_changes == ("passwordWo",)
+    assert version.ignore_changes == ("secretStringWo",)
+    # The secret holds the value before the instance is created with it.
+    assert version.urn in instance.dependencies
+
+
+def test_prod_stack_master_password_appears_nowhere_else(prod_run, prod_mocks):
+    (password,) = prod_mocks.random_passwords
+    carriers = {
+        (INSTANCE, "database-postgres", "passwordWo"),
+        (SECRET_VERSION, "database-master-value", "secretStringWo"),
+    }
+
+    for resource in prod_run.resources:
+        for key, value in resource.inputs.items():
+            if (resource.type, resource.name, key) in carriers:
+                continue
+            assert not any(password in text for text in strings_in(value)), (resource.name, key)
+    assert not any(password in text for text in strings_in(prod_run.outputs))
+    assert not any(password in message for _, message in prod_run.logs)
 
 
 def test_prod_stack_master_secret_is_replicated_with_the_replica_regions_key(prod_run):
-    _, replica_key = keys(prod_run)
-    master_secret = primary_instance(prod_run).state["masterUserSecrets"][0]["secretArn"]
-    invocation = prod_run.one(INVOCATION, "replica-secret-replication")
-    function = prod_run.one(FUNCTION, "replica-secret-sync")
+    primary_key, replica_key = keys(prod_run)
+    secret = master_secret(prod_run)
 
-    assert json.loads(invocation.inputs["input"]) == {
-        "secretArn": master_secret,
-        "replicaRegion": REPLICA_REGION,
-        "replicaKmsKeyId": replica_key.state["arn"],
-    }
-    assert invocation.inputs["lifecycleScope"] == "CRUD"
-    assert invocation.inputs["functionName"] == function.inputs["name"]
-    assert function.inputs["handler"] == "lambda_src.handlers.replicate_secret.handler"
-    assert function.state["arn"].startswith(f"arn:aws:lambda:{PRIMARY_REGION}:")
-    assert prod_run.outputs["replicaMasterSecretArn"] == master_secret.replace(
+    assert secret.inputs["kmsKeyId"] == primary_key.state["arn"]
+    assert secret.inputs["replicas"] == [
+        {"region": REPLICA_REGION, "kmsKeyId": replica_key.state["arn"]}
+    ]
+    assert replica_key.urn in secret.dependencies
+    assert secret.provider == primary_instance(prod_run).provider
+    assert prod_run.outputs["replicaMasterSecretArn"] == secret.state["arn"].replace(
         f":{PRIMARY_REGION}:", f":{REPLICA_REGION}:"
     )
     assert "replicaMasterSecretArn" in prod_run.secret_outputs
+    # No deploy-time function replicates anything any more.
+    assert [i.name for i in prod_run.of_type(INVOCATION)] == ["database-bootstrap-run"]
 
 
-def test_prod_stack_secret_replication_may_touch_only_that_secret(prod_run):
-    primary_key, replica_key = keys(prod_run)
-    master_secret = primary_instance(prod_run).state["masterUserSecrets"][0]["secretArn"]
+def test_prod_stack_bootstrap_reads_the_programs_master_secret(prod_run):
+    secret_arn = master_secret(prod_run).state["arn"]
+    function = prod_run.one(FUNCTION, "database-bootstrap")
     policy = json.loads(
-        prod_run.one("aws:iam/rolePolicy:RolePolicy", "replica-secret-sync-access").inputs["policy"]
+        prod_run.one("aws:iam/policy:Policy", "database-bootstrap-access").inputs["policy"]
     )
-    statements = {s["Sid"]: s for s in policy["Statement"]}
+    read = next(s for s in policy["Statement"] if s["Sid"] == "ReadMasterSecret")
 
-    assert statements["ReplicateMasterSecret"]["Resource"] == master_secret
-    assert statements["DecryptSourceThroughSecretsManager"]["Resource"] == primary_key.state["arn"]
-    encrypt = statements["EncryptReplicaThroughSecretsManager"]
-    assert encrypt["Resource"] == replica_key.state["arn"]
-    assert all(s["Resource"] != "*" for s in statements.values())
-    # Its logs: its own group only, and no AWS managed policy that would bring more.
-    log_group = prod_run.one("aws:cloudwatch/logGroup:LogGroup", "replica-secret-sync-logs")
-    assert statements["WriteOwnLogs"]["Resource"] == [
-        log_group.state["arn"],
-        f"{log_group.state['arn']}:log-stream:*",
-    ]
-    role = prod_run.one("aws:iam/role:Role", "replica-secret-sync-role")
-    attachments = prod_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert [a.name for a in attachments if a.inputs["role"] == role.state["name"]] == []
+    assert function.inputs["environment"]["variables"]["DB_SECRET_ARN"] == secret_arn
+    assert read["Resource"] == secret_arn
+    assert prod_run.outputs["masterSecretArn"] == secret_arn
+    assert "masterSecretArn" in prod_run.secret_outputs
 
 
 def test_prod_stack_exports_the_replica(prod_run):
@@ -384,12 +432,6 @@ def test_prod_stack_exports_the_replica(prod_run):
     assert outputs["replicaTierApiEndpoints"] == {"reads": api.state["apiEndpoint"]}
     assert f".execute-api.{REPLICA_REGION}." in api.state["apiEndpoint"]
     assert outputs["replicaKmsKeyArn"].startswith(f"arn:aws:kms:{REPLICA_REGION}:")
-
-
-def test_prod_stack_warns_that_aws_may_refuse_the_replica(prod_run):
-    warnings = [message for level, message in prod_run.logs if level == "warning"]
-
-    assert any("master password RDS manages" in message for message in warnings)
 
 
 def test_prod_stack_passes_the_policy_pack_with_the_prod_policy_config(project_dir, tmp_path):
@@ -421,6 +463,16 @@ def test_prod_stack_passes_the_policy_pack_with_the_prod_policy_config(project_d
     assert (summary["mandatory"], summary["advisory"]) == (0, 0)
     assert summary["stack"] == "prod"
     assert summary["create"] > 150
+    # The generated master password leaves the program only as a secret.
+    document = json.loads(report.read_text())
+    carriers = {
+        resource["urn"].rsplit("::", 1)[1]: resource["inputs"]
+        for resource in document["resources"]
+        if resource["urn"].endswith(("::database-postgres", "::database-master-value"))
+    }
+    assert carriers["database-postgres"]["passwordWo"] == "[secret]"
+    assert "manageMasterUserPassword" not in carriers["database-postgres"]
+    assert carriers["database-master-value"]["secretStringWo"] == "[secret]"
 
 
 def test_prod_stack_promoted_replica_drops_its_source_and_keeps_backups(prod_config, project_dir):
@@ -439,7 +491,7 @@ def test_prod_stack_promoted_replica_drops_its_source_and_keeps_backups(prod_con
     assert "replicateSourceDb" not in instance
     assert instance["backupRetentionPeriod"] == 14
     assert instance["skipFinalSnapshot"] is False
-    assert instance["finalSnapshotIdentifier"] == "replica-postgres-final"
+    assert instance["finalSnapshotIdentifier"] == "lambda-private-db-prod-replica-final"
     writer = run.one(FUNCTION, "replica-ingest-fn").inputs["environment"]["variables"]
     assert writer["DB_USER"] == "ingest_writer"
     assert writer["DB_HOST"] == replica_instance(run).state["address"]

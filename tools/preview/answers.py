@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +175,34 @@ def _region(args: Mapping[str, Any], region: str) -> dict:
     }
 
 
+def _random_password(args: Mapping[str, Any], region: str) -> dict:
+    """A fresh random password with GetRandomPassword's options: length (32 by default), the
+    excluded characters and classes, a space only when asked for."""
+    excluded = set(args.get("excludeCharacters") or "")
+    classes = [
+        ("excludeLowercase", string.ascii_lowercase),
+        ("excludeUppercase", string.ascii_uppercase),
+        ("excludeNumbers", string.digits),
+        ("excludePunctuation", string.punctuation),
+        ("includeSpace", " "),
+    ]
+    alphabet = "".join(
+        chars
+        for option, chars in classes
+        if (bool(args.get(option)) if option == "includeSpace" else not args.get(option))
+    )
+    alphabet = "".join(c for c in alphabet if c not in excluded)
+    if not alphabet:
+        raise AnswerError("getRandomPassword: the options exclude every character.")
+    length = int(args.get("passwordLength") or 32)
+    return {
+        **dict(args),
+        "id": region,
+        "region": region,
+        "randomPassword": "".join(secrets.choice(alphabet) for _ in range(length)),
+    }
+
+
 def _policy_document(args: Mapping[str, Any], region: str) -> dict:
     """Build the JSON document aws.iam.get_policy_document returns, from its statements."""
     statements = []
@@ -232,4 +262,5 @@ BUILTIN_INVOKES: dict[str, Callable[[Mapping[str, Any], str], dict]] = {
     "aws:index/getPartition:getPartition": _partition,
     "aws:index/getRegion:getRegion": _region,
     "aws:iam/getPolicyDocument:getPolicyDocument": _policy_document,
+    "aws:secretsmanager/getRandomPassword:getRandomPassword": _random_password,
 }
