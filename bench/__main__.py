@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     stack, repeats["preview_pairs"], work_dir
                 )
                 results += stack_results
+                results += preview.preview_phases(stack)
                 recorded[stack] = json_path
             _progress(f"preview scaling {preview.TIER_COUNTS} tiers, {repeats['scaling_rounds']}x")
             scaling_results, scaling_notes = preview.scaling(

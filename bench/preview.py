@@ -15,6 +15,11 @@ import yaml
 
 from bench.report import Result
 from bench.stats import fit_line, interleaved, median
+from tools.analyzer import PolicyPackProcess, load_policy_config
+from tools.preview.answers import Answers
+from tools.preview.engine import run_program
+from tools.preview.policy import enforce_packs, pack_python
+from tools.preview.project import load_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "lambda-private-db"
@@ -157,6 +162,47 @@ def run_under_test_mocks(stack: str) -> float:
             f"stack '{stack}' failed under the test mocks:\n{completed.stderr.strip()[-3000:]}"
         )
     return seconds
+
+
+def preview_phases(stack: str) -> list[Result]:
+    """Where one preview of `stack` spends its time, measured once, for context.
+
+    The same steps as `python -m tools.preview`, through its own functions: the CLI's imports
+    (a fresh interpreter importing the CLI module), the program's process, starting the pack
+    alone, and enforcing the pack (start, configure, Analyze each resource, AnalyzeStack).
+    """
+    cli_imports = _subprocess_seconds([sys.executable, "-c", "import tools.preview.cli"])
+    loaded = load_stack(REPO_ROOT, stack)
+    config_path = POLICY_CONFIG_BY_STACK.get(stack)
+    user_config = load_policy_config(config_path) if config_path else {}
+
+    started = time.perf_counter()
+    run = run_program(loaded, new_stack=False, answers=Answers())
+    program = time.perf_counter() - started
+
+    pack_dir = REPO_ROOT / "policies"
+    started = time.perf_counter()
+    with PolicyPackProcess(
+        pack_dir, project=loaded.project, stack=stack, dry_run=True, python=pack_python(pack_dir)
+    ) as pack:
+        pack.info  # noqa: B018 - the first call, so the pack is up and answering
+    pack_start = time.perf_counter() - started
+
+    started = time.perf_counter()
+    enforce_packs(loaded, run, [pack_dir], user_config)
+    enforcement = time.perf_counter() - started
+    return [
+        Result(f"preview.{stack}.phase.cli_imports", cli_imports, "s"),
+        Result(f"preview.{stack}.phase.program", program, "s"),
+        Result(f"preview.{stack}.phase.pack_start", pack_start, "s"),
+        Result(f"preview.{stack}.phase.pack_calls", enforcement - pack_start, "s"),
+    ]
+
+
+def _subprocess_seconds(argv: Sequence[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(list(argv), cwd=REPO_ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def synthetic_tiers(count: int) -> list[dict[str, Any]]:
