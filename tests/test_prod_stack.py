@@ -573,3 +573,23 @@ def test_program_invalid_replica_config_stops_naming_the_key(case, prod_config, 
         run.user_message
     )
     assert run.resources == []
+
+
+def test_program_replica_failing_after_the_database_stops_instead_of_waiting(
+    prod_config, project_dir, monkeypatch
+):
+    """The database waits on the replica key through a deferred output; when the replica
+    cannot be built, that output fails, so the program ends with the error and the master
+    secret that waited on the key is never registered."""
+
+    class BrokenReplica:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("replica component broke")
+
+    monkeypatch.setattr("components.replica.CrossRegionReplica", BrokenReplica)
+
+    run = run_program(project_dir / "__main__.py", config=prod_config, stack="prod")
+
+    assert isinstance(run.error, RuntimeError)
+    assert "replica component broke" in run.user_message
+    assert [r for r in run.resources if r.type == SECRET and r.name == "database-master"] == []
