@@ -218,7 +218,9 @@ def test_database_stalled_server_fails_within_connect_timeout_and_keeps_nothing(
         listener.close()
 
     assert listener.accepted == 2
-    assert 2 * 0.5 <= elapsed_seconds < 2 * 0.5 + 1.0
+    # Two connect timeouts, plus room for the secret fetch from moto on a loaded machine; a
+    # connect that ignored its timeout would run into the 10 s deadline instead.
+    assert 2 * 0.5 <= elapsed_seconds < 2 * 0.5 + 3.0
     assert "still failed after 2 attempts" in str(raised.value)
     assert not database.is_connected
 
