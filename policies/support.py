@@ -279,7 +279,7 @@ class StackView:
 
 # Policy builders
 
-# A config key any policy may declare: Pulumi resource names exempted after a review.
+# A config key every policy takes: Pulumi resource names exempted after a review.
 EXEMPT_KEY = "exemptResourceNames"
 EXEMPT_CONFIG = {
     EXEMPT_KEY: {
@@ -295,6 +295,34 @@ def policy_name(check: Callable[..., Any]) -> str:
     return check.__name__.replace("_", "-")
 
 
+def config_schema(config: Mapping[str, Mapping[str, Any]]) -> PolicyConfigSchema:
+    """A policy's schema: its own keys plus the exemption list, which every policy honours."""
+    return PolicyConfigSchema(properties={**EXEMPT_CONFIG, **config})
+
+
+class UnknownConfigKeyError(ValueError):
+    """A policy's config holds a key its schema does not declare (a typo, most often)."""
+
+
+def check_config_keys(
+    policy: str, given: Mapping[str, Any] | None, schema: PolicyConfigSchema
+) -> None:
+    """Refuses config keys the policy does not declare, before the policy reads its config.
+
+    The Analyzer protocol carries a schema's properties and required keys only, so the CLI
+    validates config without `additionalProperties: false` and passes a misspelt key on; the
+    policy would then run on its default. Raising here makes the CLI's preview fail with this
+    message instead (the SDK turns the exception into an error of the Analyze call).
+    """
+    unknown = sorted(set(given or {}) - set(schema.properties))
+    if unknown:
+        raise UnknownConfigKeyError(
+            f"policy '{policy}' has no config key {', '.join(repr(k) for k in unknown)}; it "
+            f"takes {', '.join(sorted(schema.properties))} (and enforcementLevel). Correct the "
+            "spelling in the policy config (--policy-pack-config) or remove the key."
+        )
+
+
 def resource_policy(
     check: Callable[[dict[str, Any], Subject, Config], Iterable[Finding]],
     *,
@@ -304,10 +332,13 @@ def resource_policy(
     enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
 ) -> ResourceValidationPolicy:
     """A resource policy named after its check function; the check gets plain properties."""
-    defaults = schema_defaults(config)
+    schema = config_schema(config)
+    defaults = schema_defaults(schema.properties)
     applies_to = frozenset(types)
+    name = policy_name(check)
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        check_config_keys(name, args.get_config(), schema)
         if args.resource_type not in applies_to:
             args.not_applicable(f"applies to {', '.join(sorted(applies_to))}")
         settings = Config(defaults, args.get_config())
@@ -317,11 +348,11 @@ def resource_policy(
         report(((None, finding) for finding in findings), report_violation)
 
     return ResourceValidationPolicy(
-        name=policy_name(check),
+        name=name,
         description=description,
         validate=validate,
         enforcement_level=enforcement_level,
-        config_schema=PolicyConfigSchema(properties=dict(config)),
+        config_schema=schema,
     )
 
 
@@ -334,9 +365,12 @@ def stack_policy(
     enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
 ) -> StackValidationPolicy:
     """A stack policy named after its check function; violations name the resource's URN."""
-    defaults = schema_defaults(config)
+    schema = config_schema(config)
+    defaults = schema_defaults(schema.properties)
+    name = policy_name(check)
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        check_config_keys(name, args.get_config(), schema)
         view = StackView(args.resources)
         if not any(view.by_type.get(resource_type) for resource_type in types):
             args.not_applicable(f"the stack has no {', '.join(sorted(types))}")
@@ -353,9 +387,9 @@ def stack_policy(
         )
 
     return StackValidationPolicy(
-        name=policy_name(check),
+        name=name,
         description=description,
         validate=validate,
         enforcement_level=enforcement_level,
-        config_schema=PolicyConfigSchema(properties=dict(config)),
+        config_schema=schema,
     )

@@ -56,7 +56,8 @@ _POLICY_TYPES = {
     analyzer_pb2.POLICY_TYPE_STACK: "stack",
 }
 # Besides policy names, a config file may hold "all", whose enforcement level applies to every
-# policy of the pack (pulumi's analyzer config semantics).
+# policy of the pack (pulumi's analyzer config semantics). The CLI reads only the level under
+# "all" and drops any other key there without a word, so the driver refuses such keys instead.
 _ALL_POLICIES_KEY = "all"
 _STDERR_TAIL_CHARS = 4000
 _STDOUT_TAIL_LINES = 200
@@ -567,8 +568,10 @@ def reconcile_policy_config(
 ) -> dict[str, dict[str, Any]]:
     """Effective config for every policy: schema defaults < pack initial config < user config.
 
-    Every policy gets an entry with its enforcement level, as the CLI sends them. Unknown policy
-    names are an error here (the CLI would ignore them silently, which hides typos).
+    Every policy gets an entry with its enforcement level, as the CLI sends them. Stricter than
+    the CLI, which would ignore them silently and so hide typos: unknown policy names, keys
+    under "all" other than enforcementLevel, and keys a policy's schema does not declare are
+    errors here.
     """
     known = {policy.name for policy in info.policies}
     user = normalize_policy_config(user_config, source="user policy config")
@@ -582,6 +585,17 @@ def reconcile_policy_config(
         )
         for name in sorted(set(user) - known - {_ALL_POLICIES_KEY})
     ]
+    for source in (initial, user):
+        problems.extend(
+            (
+                _ALL_POLICIES_KEY,
+                key,
+                "'all' sets only enforcementLevel (the Pulumi CLI ignores any other key under "
+                "it); set this key under the name of each policy that should get it",
+            )
+            for key in sorted(source.get(_ALL_POLICIES_KEY, {}))
+            if key != "enforcementLevel"
+        )
 
     effective: dict[str, dict[str, Any]] = {}
     for policy in info.policies:
@@ -618,6 +632,10 @@ def _schema_problems(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[
     schema: dict[str, Any] = {"type": "object"}
     if policy.config_schema.get("properties"):
         schema["properties"] = policy.config_schema["properties"]
+        # The protocol cannot carry `additionalProperties`, so the CLI never refuses an unknown
+        # key; a policy that declares its keys would then run on a default in place of a
+        # misspelt setting. A policy without declared keys may read anything, as in the CLI.
+        schema["additionalProperties"] = False
     if policy.config_schema.get("required"):
         schema["required"] = list(policy.config_schema["required"])
     # Draft 7 is the newest draft the CLI's validator (gojsonschema) understands.
@@ -630,6 +648,18 @@ def _schema_problems(policy: PolicyInfo, properties: Mapping[str, Any]) -> list[
             for key in error.validator_value:
                 if key not in properties:
                     problems.append((policy.name, key, "is required and has no default; set it"))
+            continue
+        if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+            declared = sorted(error.schema.get("properties", {}))
+            for extra in sorted(set(error.instance) - set(declared)):
+                problems.append(
+                    (
+                        policy.name,
+                        _key_path([*error.absolute_path, extra]),
+                        f"is not a config key of this policy, which takes {', '.join(declared)}"
+                        " (and enforcementLevel); correct the spelling or remove it",
+                    )
+                )
             continue
         key = _key_path(error.absolute_path)
         expected = _expectation(error.schema)

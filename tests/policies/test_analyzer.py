@@ -202,6 +202,20 @@ def test_analyzer_configure_rejects_bad_values_naming_policy_and_key(echo):
     assert "'echo-typo': is not a policy of pack 'echo-pack'" in message
 
 
+def test_analyzer_configure_undeclared_key_rejected_only_where_the_schema_declares_keys(echo):
+    with pytest.raises(PolicyConfigError) as caught:
+        echo.configure({"echo-resource": {"prot": 9000}, "echo-required": {"token": "t"}})
+
+    assert (caught.value.policy, caught.value.key) == ("echo-resource", "prot")
+    assert "takes mode, names, port (and enforcementLevel)" in str(caught.value)
+    try:
+        # A policy without a schema reads what it likes, as under the CLI.
+        effective = echo.configure({"echo-stack": {"free": 1}, "echo-required": {"token": "t"}})
+    finally:
+        echo.configure({"echo-required": {"token": "t"}})
+    assert effective["echo-stack"]["free"] == 1
+
+
 def test_analyzer_configure_required_key_without_default(echo):
     with pytest.raises(PolicyConfigError) as caught:
         echo.configure({})
