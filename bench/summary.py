@@ -3,6 +3,7 @@
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -149,14 +150,14 @@ SUMMARY_LINES = (
 
 def markdown(document: dict, *, every_row: bool = False) -> str:
     machine = document["machine"]
-    lines = [
+    measured = (
         f"Measured {document['date']} on {machine['cpu_count']} x {machine['cpu_model']}, "
         f"Python {machine['python']}, {machine['platform']}, {machine['postgresql']}; load "
         f"average {machine['load_average_1m_at_start']} at the start, "
         f"{machine['load_average_1m_at_end']} at the end; "
-        f"{document['parameters']['wall_seconds']} s in all.",
-        "",
-    ]
+        f"{document['parameters']['wall_seconds']} s in all."
+    )
+    lines = [*textwrap.wrap(measured, width=100, break_on_hyphens=False), ""]
     rows = {row["name"]: row for row in document["results"]}
     if every_row:
         lines += ["| benchmark | value | unit | target | met |", "|---|---:|---|---|---|"]
