@@ -98,6 +98,39 @@ def _is_read_replica(props: dict[str, Any]) -> bool:
     return bool(props.get("replicateSourceDb") or props.get("replicationSourceIdentifier"))
 
 
+def _replica_sources(view: StackView, resource: PolicyResource) -> list[PolicyResource]:
+    """The instances or clusters of this stack that a read replica copies."""
+    return [
+        *view.deps(resource, "replicateSourceDb", RDS_INSTANCE, RDS_CLUSTER),
+        *view.deps(resource, "replicationSourceIdentifier", RDS_INSTANCE, RDS_CLUSTER),
+    ]
+
+
+def _instance_engine(view: StackView, resource: PolicyResource) -> Any:
+    """An instance's engine; a read replica, which sets none, takes its source's.
+
+    Where the source is not a resource of this stack, the family of the replica's own parameter
+    group ("postgres16") tells the engine; None when nothing does.
+    """
+    seen = {resource.urn}
+    current = resource
+    while True:
+        props = view.props(current)
+        engine = props.get("engine")
+        if engine is not None or not _is_read_replica(props):
+            return engine
+        sources = [source for source in _replica_sources(view, current) if source.urn not in seen]
+        if not sources:
+            break
+        current = sources[0]
+        seen.add(current.urn)
+    for group in view.deps(resource, "parameterGroupName", RDS_PARAMETER_GROUP):
+        family = view.props(group).get("family")
+        if isinstance(family, str):
+            return "postgres" if family.startswith("postgres") else family
+    return None
+
+
 # Policies
 
 
@@ -112,9 +145,19 @@ def rds_storage_encrypted_with_cmk(
             yield resource, unverified("storageEncrypted", resource_label, "it is not known yet")
         elif not truthy(encrypted):
             # A same-region read replica inherits its source's encryption and rejects the flag;
-            # the source is checked on its own.
+            # a source of this stack is checked on its own, any other cannot be seen.
             if _is_read_replica(props) and encrypted is None:
-                pass
+                if not _replica_sources(view, resource):
+                    yield (
+                        resource,
+                        unverified(
+                            "storageEncrypted",
+                            resource_label,
+                            "a read replica that does not set it inherits its source's "
+                            "encryption, and its source is not a resource of this stack",
+                        ),
+                    )
+                    continue
             else:
                 yield (
                     resource,
@@ -126,6 +169,16 @@ def rds_storage_encrypted_with_cmk(
                 )
                 continue
         if _is_read_replica(props) and not props.get("kmsKeyId"):
+            if truthy(encrypted) and not _replica_sources(view, resource):
+                yield (
+                    resource,
+                    unverified(
+                        "kmsKeyId",
+                        resource_label,
+                        "a read replica that does not set it uses its source's key, and its "
+                        "source is not a resource of this stack",
+                    ),
+                )
             continue
         for finding in customer_managed_key_findings(
             view, resource, "kmsKeyId", config, "Set kmsKeyId to the ARN of a KMS key you manage."
@@ -321,21 +374,41 @@ def postgres_force_ssl(view: StackView, config: Config) -> Iterator[tuple[Policy
     for resource in view.of_type(RDS_INSTANCE):
         props = view.props(resource)
         resource_label = label(resource.resource_type, resource.name)
-        engine = props.get("engine")
+        replica = _is_read_replica(props)
+        engine = _instance_engine(view, resource)
         if engine is UNKNOWN:
             yield resource, unverified("engine", resource_label, "it is not known yet")
+            continue
+        if engine is None and replica:
+            yield (
+                resource,
+                unverified(
+                    "engine",
+                    resource_label,
+                    "a read replica takes its engine from its source, which is not a resource "
+                    "of this stack, and it names no parameter group of this stack",
+                ),
+            )
             continue
         if engine != "postgres":
             continue
         group_name = props.get("parameterGroupName")
         groups = view.deps(resource, "parameterGroupName", RDS_PARAMETER_GROUP)
         if not group_name and not groups:
+            # A read replica without a group gets its source's group in the same region and
+            # the engine's default group in another; only its own group is certain.
+            default = (
+                "it sets no parameterGroupName, so it gets its source's group in the same "
+                "region and the engine's default group in another"
+                if replica
+                else "it uses the engine's default group"
+            )
             yield (
                 resource,
                 violation(
-                    f"{resource_label} must use a parameter group that sets rds.force_ssl to 1: it "
-                    "uses the engine's default group; create an aws.rds.ParameterGroup with "
-                    "rds.force_ssl = 1 and set parameterGroupName to it."
+                    f"{resource_label} must use a parameter group that sets rds.force_ssl to 1: "
+                    f"{default}; create an aws.rds.ParameterGroup with rds.force_ssl = 1 and set "
+                    "parameterGroupName to it."
                 ),
             )
             continue
@@ -483,7 +556,8 @@ POLICIES = [
     ),
     stack_policy(
         postgres_force_ssl,
-        description="PostgreSQL RDS instances use a parameter group that sets rds.force_ssl = 1.",
+        description="PostgreSQL RDS instances, read replicas included, use a parameter group"
+        " that sets rds.force_ssl = 1.",
         types=[RDS_INSTANCE],
         config={
             "sslMinProtocolVersion": {

@@ -375,6 +375,151 @@ def test_postgres_force_ssl_min_protocol_version_by_config(pack):
         )
 
 
+def with_replica(first_preview: bool = False, **overrides) -> dict:
+    """The baseline plus a read replica of 'db' (no engine: RDS takes it from the source)."""
+    stack = baseline(first_preview=first_preview)
+    source_arn = UNKNOWN if first_preview else "arn:aws:rds:eu-west-1:123456789012:db:db"
+    properties = {
+        "replicateSourceDb": source_arn,
+        "instanceClass": "db.t4g.medium",
+        "storageEncrypted": True,
+        "kmsKeyId": stack["db"].properties["kmsKeyId"],
+        "multiAz": True,
+        "publiclyAccessible": False,
+        "parameterGroupName": UNKNOWN if first_preview else "db-params-0f1e2d3",
+        "vpcSecurityGroupIds": [stack["db"].properties["vpcSecurityGroupIds"][0]],
+    }
+    deps = {
+        "replicateSourceDb": ["db"],
+        "kmsKeyId": ["key"],
+        "parameterGroupName": ["db-params"],
+        "vpcSecurityGroupIds": ["db-sg"],
+    }
+    remove = overrides.pop("remove", ())
+    for key in remove:
+        properties.pop(key, None)
+        deps.pop(key, None)
+    deps.update(overrides.pop("deps", {}))
+    properties.update(overrides)
+    return added(stack, "db-replica", "aws:rds/instance:Instance", properties, deps)
+
+
+@pytest.mark.parametrize("first_preview", [False, True])
+def test_postgres_force_ssl_replica_with_tls_group_passes(pack, first_preview):
+    assert of_policy(pack.run(with_replica(first_preview)), "postgres-force-ssl") == []
+
+
+def test_postgres_force_ssl_replica_group_without_tls_fails(pack):
+    stack = added(
+        with_replica(),
+        "replica-params",
+        "aws:rds/parameterGroup:ParameterGroup",
+        {"family": "postgres16", "parameters": [{"name": "rds.force_ssl", "value": "0"}]},
+    )
+    stack = changed(
+        stack,
+        "db-replica",
+        parameterGroupName="replica-params-1a2b3c4",
+        deps={"parameterGroupName": ["replica-params"]},
+    )
+
+    expect_violation(
+        pack.run(stack),
+        "postgres-force-ssl",
+        "db-replica",
+        "DB parameter group 'replica-params' sets it to '0'",
+    )
+
+
+def test_postgres_force_ssl_replica_without_group_fails(pack):
+    stack = with_replica(remove=["parameterGroupName"])
+
+    expect_violation(
+        pack.run(stack),
+        "postgres-force-ssl",
+        "db-replica",
+        "it sets no parameterGroupName, so it gets its source's group in the same region",
+    )
+
+
+def test_postgres_force_ssl_replica_of_outside_source_engine_from_group_family(pack):
+    # GIVEN a replica of an instance of another stack, named by ARN with no dependency
+    stack = added(
+        with_replica(remove=["replicateSourceDb"]),
+        "replica-params",
+        "aws:rds/parameterGroup:ParameterGroup",
+        {"family": "postgres16", "parameters": []},
+    )
+    stack = changed(
+        stack,
+        "db-replica",
+        replicateSourceDb="arn:aws:rds:us-east-1:123456789012:db:elsewhere",
+        parameterGroupName="replica-params-1a2b3c4",
+        deps={"parameterGroupName": ["replica-params"]},
+    )
+
+    # THEN the group's family tells it is PostgreSQL, and the group does not force TLS
+    expect_violation(pack.run(stack), "postgres-force-ssl", "db-replica", "sets it to None")
+
+
+def test_postgres_force_ssl_replica_of_outside_source_without_group_noted(pack):
+    stack = with_replica(remove=["replicateSourceDb", "parameterGroupName"])
+    stack = changed(
+        stack, "db-replica", replicateSourceDb="arn:aws:rds:us-east-1:123456789012:db:elsewhere"
+    )
+
+    expect_unverified(
+        pack.run(stack),
+        "postgres-force-ssl",
+        "engine of RDS instance 'db-replica'",
+        resource_name="",
+    )
+
+
+def test_rds_storage_encrypted_with_cmk_replica_aws_managed_key_fails(pack):
+    stack = with_replica(remove=["kmsKeyId"], kmsKeyId="alias/aws/rds")
+
+    expect_violation(
+        pack.run(stack),
+        "rds-storage-encrypted-with-cmk",
+        "db-replica",
+        "kmsKeyId is 'alias/aws/rds', an AWS-managed key",
+    )
+
+
+def test_rds_storage_encrypted_with_cmk_replica_unencrypted_fails(pack):
+    stack = with_replica(storageEncrypted=False, remove=["kmsKeyId"])
+
+    expect_violation(
+        pack.run(stack),
+        "rds-storage-encrypted-with-cmk",
+        "db-replica",
+        "must encrypt its storage: storageEncrypted is False",
+    )
+
+
+def test_rds_storage_encrypted_with_cmk_replica_of_outside_source_noted(pack):
+    # GIVEN a replica that inherits encryption and key from a source outside the stack
+    stack = with_replica(remove=["replicateSourceDb", "storageEncrypted", "kmsKeyId"])
+    stack = changed(stack, "db-replica", replicateSourceDb="elsewhere-db")
+
+    # THEN the policy says it could not verify, rather than passing in silence
+    expect_unverified(
+        pack.run(stack),
+        "rds-storage-encrypted-with-cmk",
+        "storageEncrypted of RDS instance 'db-replica'",
+    )
+
+
+def test_rds_storage_encrypted_with_cmk_replica_key_from_outside_source_noted(pack):
+    stack = with_replica(remove=["replicateSourceDb", "kmsKeyId"])
+    stack = changed(stack, "db-replica", replicateSourceDb="elsewhere-db")
+
+    expect_unverified(
+        pack.run(stack), "rds-storage-encrypted-with-cmk", "kmsKeyId of RDS instance 'db-replica'"
+    )
+
+
 def test_postgres_force_ssl_mysql_instance_ignored(pack):
     stack = changed(baseline(), "db", engine="mysql", remove=["parameterGroupName"])
 
