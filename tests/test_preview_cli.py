@@ -24,6 +24,7 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 BUCKET_PROGRAM = FIXTURES / "bucket_program"
 COMPONENT_PROGRAM = FIXTURES / "component_program"
 MISSING_CONFIG_PROGRAM = FIXTURES / "missing_config_program"
+REGION_PROGRAM = FIXTURES / "region_program"
 TEST_PACK = FIXTURES / "bucket_policy_pack"
 COMPONENT_ANSWERS = COMPONENT_PROGRAM / "answers.yaml"
 
@@ -552,3 +553,21 @@ def test_preview_dev_stack_new_stack_unknowns_flow_from_resources(dev_new, dev_e
 def test_preview_fixture_new_stack_unknowns_flow_from_resources(bucket_new, component_new):
     assert _unknowns_without_dependency(bucket_new) == []
     assert _unknowns_without_dependency(component_new) == []
+
+
+def test_preview_computed_values_take_the_region_of_the_resources_provider(tmp_path):
+    # GIVEN a stack in eu-west-1 with an explicit provider for us-west-2 and a resource that
+    # names its own region
+    preview = run_preview(tmp_path, "--project", str(REGION_PROGRAM), "--stack", "dev")
+
+    assert preview.status == 0, preview.stdout + preview.stderr
+    outputs = preview.document["outputs"]
+    # THEN computed ARNs, URLs and invoke answers follow the provider, the resource's own
+    # region wins over the provider's, and the default provider keeps the stack's region
+    assert outputs["homeKeyArn"].startswith("arn:aws:kms:eu-west-1:")
+    assert outputs["westKeyArn"].startswith("arn:aws:kms:us-west-2:")
+    assert outputs["westQueueArn"].startswith("arn:aws:sqs:us-west-2:")
+    assert outputs["westQueueUrl"].startswith("https://sqs.us-west-2.amazonaws.com/")
+    assert outputs["westRegion"] == "us-west-2"
+    assert outputs["tokyoKeyArn"].startswith("arn:aws:kms:ap-northeast-1:")
+    assert preview.resource("west-queue")["inputs"]["kmsMasterKeyId"] == outputs["westKeyArn"]

@@ -34,6 +34,7 @@ from tools.preview.computed import (
     autoname_property,
     computed_values,
     plan_time_values,
+    unwrap_secret,
 )
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -99,9 +100,30 @@ class PreviewMocks(mocks.Mocks):
         self.current = threading.local()
         # URN -> inputs the provider fills in while planning (the auto-generated name).
         self.plan_inputs: dict[str, dict[str, Any]] = {}
+        # Provider URN -> the region its `region` input names (explicit providers only; the
+        # default provider takes aws:region, which is self.region).
+        self.provider_regions: dict[str, str] = {}
+
+    def region_of(
+        self, provider_reference: str | None, inputs: Mapping[str, Any] | None = None
+    ) -> str:
+        """The region a resource or invoke runs in, as pulumi-aws 7 resolves it.
+
+        A resource's own `region` input wins, then its provider's `region`, then the stack's
+        aws:region; a value not known yet (a first preview) falls through to the next.
+        """
+        own = _known_string((inputs or {}).get("region"))
+        if own is not None:
+            return own
+        if provider_reference:
+            provider_urn = "::".join(provider_reference.split("::")[:4])
+            if provider_urn in self.provider_regions:
+                return self.provider_regions[provider_urn]
+        return self.region
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list]:
-        return answer_invoke(args.token, args.args, self.region, self.answers), []
+        region = self.region_of(args.provider)
+        return answer_invoke(args.token, args.args, region, self.answers), []
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
         urn: str = self.current.urn
@@ -114,12 +136,15 @@ class PreviewMocks(mocks.Mocks):
 
         state = dict(args.inputs)
         if args.typ.startswith(PROVIDER_TYPE_PREFIX):
+            region = _known_string(wire_inputs.get("region"))
+            if region is not None:
+                self.provider_regions[urn] = region
             facts = ResourceFacts(urn, args.typ, args.name, wire_inputs, self.region)
             return ("" if self.new_stack else facts.uuid("provider")), state
 
         declared_outputs, input_names = self.classes.declared(args.typ)
-        region = wire_inputs.get("region") if isinstance(wire_inputs.get("region"), str) else None
-        facts = ResourceFacts(urn, args.typ, args.name, wire_inputs, region or self.region)
+        region = self.region_of(getattr(self.current, "provider", None), wire_inputs)
+        facts = ResourceFacts(urn, args.typ, args.name, wire_inputs, region)
         plan = plan_time_values(facts, input_names, set(declared_outputs))
         name_prop = autoname_property(args.typ, input_names)
         self.plan_inputs[urn] = {k: v for k, v in plan.items() if k == name_prop}
@@ -179,6 +204,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.preview_mocks.current.urn = urn
         self.preview_mocks.current.wire_inputs = wire_inputs
         self.preview_mocks.current.secret_outputs = tuple(request.additionalSecretOutputs)
+        self.preview_mocks.current.provider = request.provider
         response = super().RegisterResource(request)
         inputs = {**wire_inputs, **self.preview_mocks.plan_inputs.get(urn, {})}
         self._record(request, urn, response.id, inputs, operation="create")
@@ -190,6 +216,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.preview_mocks.current.urn = urn
         self.preview_mocks.current.wire_inputs = wire_inputs
         self.preview_mocks.current.secret_outputs = tuple(request.additionalSecretOutputs)
+        self.preview_mocks.current.provider = request.provider
         response = super().ReadResource(request)
         self._record(request, urn, request.id, wire_inputs, operation="read")
         return response
@@ -362,6 +389,12 @@ def _observer(classes: ResourceClasses):
         classes.observe(args)
 
     return observe
+
+
+def _known_string(value: Any) -> str | None:
+    """A wire value as a plain string (a secret unwrapped); None when unset or unknown."""
+    value = unwrap_secret(value)
+    return value if isinstance(value, str) and value and value != UNKNOWN_WIRE else None
 
 
 def _wire(struct) -> dict[str, Any]:
