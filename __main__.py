@@ -109,6 +109,7 @@ def main() -> None:
                 db_port=database.port,
                 db_name=database.database_name,
                 proxy_resource_id=database.proxy_resource_id,
+                network_resources=[network],
             ),
         )
         for name, args in plan.tiers.items()

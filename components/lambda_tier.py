@@ -135,6 +135,10 @@ class LambdaTierArgs:
     trigger: SqsTrigger, HttpTrigger or None.
     internet_egress: allow HTTPS to the internet; needs nat_available.
     nat_available: whether the network has a NAT gateway.
+    network_resources: what the function needs in place before it can run, usually the Network
+        component (its route tables, ACL and VPC endpoints). The function, and with it its
+        trigger, alias and provisioned concurrency, is created only after them, so its first
+        invocations do not fail for want of a route or an endpoint.
     tags: added to every taggable resource.
     """
 
@@ -162,6 +166,7 @@ class LambdaTierArgs:
     trigger: SqsTrigger | HttpTrigger | None = None
     internet_egress: bool = False
     nat_available: bool = False
+    network_resources: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -384,7 +389,9 @@ class LambdaTier(pulumi.ComponentResource):
         provisioned = args.provisioned_concurrency > 0
 
         # Depending on the attachments avoids the first-apply race in which Lambda checks the
-        # role for ec2:CreateNetworkInterface before IAM has attached the policy.
+        # role for ec2:CreateNetworkInterface before IAM has attached the policy. Depending on
+        # the network holds back the function, hence everything that invokes it, until its
+        # routes and endpoints exist.
         self.function = aws.lambda_.Function(
             f"{name}-fn",
             name=function_name,
@@ -412,7 +419,8 @@ class LambdaTier(pulumi.ComponentResource):
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[vpc_access, access, self.log_group]
+                parent=self,
+                depends_on=[vpc_access, access, self.log_group, *args.network_resources],
             ),
         )
 
@@ -541,6 +549,11 @@ def validate_lambda_tier_args(args: LambdaTierArgs) -> list[str]:
     """Every problem with the args, each naming the field, the rule, the value and the fix."""
     problems: list[str] = []
 
+    if any(not isinstance(r, pulumi.Resource) for r in args.network_resources):
+        problems.append(
+            "'network_resources' must hold Pulumi resources (the Network component), got "
+            f"{list(args.network_resources)!r}."
+        )
     if not isinstance(args.handler, str) or not _HANDLER.match(args.handler):
         problems.append(
             f"'handler' must be a dotted 'module.function' path, got {args.handler!r}; "

@@ -260,6 +260,7 @@ class CrossRegionReplica(pulumi.ComponentResource):
                     auth_mode="iam",
                     db_secret_arn=None,
                     endpoint_kind="instance",
+                    network_resources=[self.network],
                 ),
                 opts=replica_side,
             )

@@ -470,6 +470,7 @@ def _valid_args(**overrides) -> dict:
             "repeats",
         ),
         ({"trigger": HttpTrigger(), "timeout_seconds": 60}, "timeout_seconds", "30 s"),
+        ({"network_resources": ["vpc-0123"]}, "network_resources", "'vpc-0123'"),
         (
             {"trigger": HttpTrigger(throttling_rate_limit=0)},
             "trigger.throttling_rate_limit",

@@ -124,6 +124,37 @@ def primary_instance(run: ProgramRun) -> RecordedResource:
 # --- the primary in prod -----------------------------------------------------------------------
 
 
+NETWORK_TYPE = "lambda-private-db:network:Network"
+ROUTE = "aws:ec2/route:Route"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+@pytest.mark.parametrize(
+    ("network_name", "function_names"),
+    [
+        ("network", ("ingest-fn", "api-fn")),
+        ("replica-network", ("replica-reads-fn",)),
+    ],
+)
+def test_prod_stack_tier_functions_wait_for_their_regions_network(
+    prod_run, network_name, function_names
+):
+    # GIVEN the routes and interface endpoints of the tier's own region's network
+    network = prod_run.one(NETWORK_TYPE, network_name)
+    network_children = {r.urn for r in descendants(prod_run, network.urn)}
+    needed = {
+        r.urn
+        for r in prod_run.resources
+        if r.type in (ROUTE, VPC_ENDPOINT) and r.urn in network_children
+    }
+    assert needed, f"{network_name} has no routes or endpoints"
+
+    for function_name in function_names:
+        function = prod_run.one(FUNCTION, function_name)
+        # THEN the function waits for them (the SDK expands the component to its children)
+        assert needed <= set(function.dependencies), function_name
+
+
 def test_prod_stack_primary_spreads_three_zones_with_a_nat_gateway_each(prod_run):
     primary_network = prod_run.one("lambda-private-db:network:Network", "network")
     under_primary = descendants(prod_run, primary_network.urn)
