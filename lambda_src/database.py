@@ -21,7 +21,7 @@ from lambda_src.errors import (
     TransientDatabaseError,
 )
 from lambda_src.invocation import Deadline
-from lambda_src.logs import LOGGER_NAME, log_event
+from lambda_src.logs import LOGGER_NAME, configure_logging, log_event
 from lambda_src.resilience import (
     BreakerState,
     CircuitBreaker,
@@ -50,13 +50,17 @@ Work = Callable[["BoundedConnection"], T]
 
 
 class Database:
-    """Runs units of work in transactions over one lazily opened, reused connection.
+    """Runs reads and transactions over one lazily opened, reused connection.
 
-    A unit of work may run more than once when a transient failure interrupts it, so it must
-    be idempotent (the writer's ON CONFLICT DO NOTHING, reads, the bootstrap's IF NOT EXISTS).
+    A read (`run_read`) is one statement sent on its own, in autocommit: one exchange with
+    the server, where a transaction costs a BEGIN and a COMMIT besides. A unit of work that
+    writes, or needs several statements, runs in a transaction (`run_transaction`).
+
+    Either may run more than once when a transient failure interrupts it, so it must be
+    idempotent (the writer's ON CONFLICT DO NOTHING, reads, the bootstrap's IF NOT EXISTS).
 
     Nothing here pins an RDS Proxy session: statements go out as unnamed prepared statements
-    or simple queries, the only SET is SET LOCAL inside the transaction, and no cursor,
+    or simple queries, the only SET is SET LOCAL inside a transaction, and no cursor,
     temporary table, advisory lock or LISTEN is used.
     """
 
@@ -88,14 +92,41 @@ class Database:
             "AWS_LAMBDA_FUNCTION_NAME", DEFAULT_APPLICATION_NAME
         )
         self._connection: pg8000.native.Connection | None = None
+        # Attempts the latest run_read or run_transaction made, for the invocation's log line.
+        self.last_attempt = 0
 
     @property
     def is_connected(self) -> bool:
         return self._connection is not None
 
+    def run_read(self, sql: str, deadline: Deadline, **params: object) -> list | None:
+        """Run one read-only statement in autocommit, retrying transient failures.
+
+        No BEGIN, no SET, no COMMIT: the statement is the only message of the exchange, and the
+        server runs it in a transaction of its own. pg8000's native connection sends exactly
+        what it is given (it has no autocommit switch to turn off), and with parameters it uses
+        the extended protocol, whose unnamed statement the server refuses to split into several.
+
+        Its time is bounded on two sides. The client waits at most min(query timeout, time
+        left) on the socket and throws the connection away when that runs out. The server
+        stops the statement at the `statement_timeout` of the parameter group (or the role):
+        RDS Proxy does not pass a client's cancel request on, and a session-level SET here
+        would pin the proxy session. A statement the client gave up on can therefore keep
+        running on the server until that timeout.
+        """
+        return self._with_retries(
+            lambda: self._read_attempt(sql, params, deadline), deadline, "db.read"
+        )
+
     def run_transaction(self, work: Work[T], deadline: Deadline) -> T:
         """Run `work(connection)` between BEGIN and COMMIT, retrying transient failures."""
+        return self._with_retries(
+            lambda: self._transaction_attempt(work, deadline), deadline, "db.transaction"
+        )
+
+    def _with_retries(self, attempt_once: Callable[[], T], deadline: Deadline, event: str) -> T:
         policy = self.retry_policy
+        self.last_attempt = 0
         for attempt in range(1, policy.max_attempts + 1):
             # The time check comes first: a half-open breaker's single trial must not be
             # spent on an attempt that cannot run.
@@ -112,9 +143,10 @@ class Database:
                     f"{self.breaker.seconds_until_trial():.1f} s before one trial call."
                 )
 
+            self.last_attempt = attempt
             started = time.monotonic()
             try:
-                result = self._attempt(work, deadline)
+                result = attempt_once()
             except DatabaseRuntimeError:
                 # Raised by this library with its own message (credentials, TLS, deadline).
                 self.breaker.record_inconclusive()
@@ -177,11 +209,12 @@ class Database:
                 raise
 
             self.breaker.record_success()
+            # The handler writes the invocation's one INFO line; this one is for debugging.
             log_event(
                 logger,
-                logging.INFO,
-                "db.transaction",
-                "Transaction committed",
+                logging.DEBUG,
+                event,
+                "Done",
                 attempt=attempt,
                 latency_ms=_milliseconds_since(started),
             )
@@ -192,14 +225,25 @@ class Database:
         """Close the connection, if any (a new one is opened on the next transaction)."""
         self._discard()
 
-    def _attempt(self, work: Work[T], deadline: Deadline) -> T:
+    def _read_attempt(self, sql: str, params: dict[str, object], deadline: Deadline) -> list | None:
         connection = self._connect(deadline)
-        budget_seconds = deadline.budget(self.query_timeout_seconds)
-        if budget_seconds < MIN_ATTEMPT_SECONDS:
-            raise DeadlineExceededError(
-                f"Only {budget_seconds:.2f} s of the invocation is left after connecting to "
-                f"{self._where()}; raise the function's timeout."
-            )
+        budget_seconds = self._statement_budget(deadline)
+        _set_socket_timeout(connection, budget_seconds)
+        try:
+            return connection.run(sql, **params)
+        except BaseException as exc:
+            # After a server error pg8000 has read up to ReadyForQuery, and the server has
+            # ended the statement's own transaction: the session is idle and can be kept.
+            # Anything else (a timeout, a broken socket) may have left half a message.
+            if not (
+                isinstance(exc, Pg8000Error | OSError) and not classify(exc).discard_connection
+            ):
+                self._discard()
+            raise
+
+    def _transaction_attempt(self, work: Work[T], deadline: Deadline) -> T:
+        connection = self._connect(deadline)
+        budget_seconds = self._statement_budget(deadline)
         # The server-side statement_timeout stops each query there; the client-side socket
         # timeout is set again before every statement to the time then left (BoundedConnection),
         # so a transaction of several statements cannot outlive the invocation either. SET
@@ -215,6 +259,15 @@ class Database:
             self._abandon_transaction(connection, exc)
             raise
         return result
+
+    def _statement_budget(self, deadline: Deadline) -> float:
+        budget_seconds = deadline.budget(self.query_timeout_seconds)
+        if budget_seconds < MIN_ATTEMPT_SECONDS:
+            raise DeadlineExceededError(
+                f"Only {budget_seconds:.2f} s of the invocation is left after connecting to "
+                f"{self._where()}; raise the function's timeout."
+            )
+        return budget_seconds
 
     def _connect(self, deadline: Deadline) -> pg8000.native.Connection:
         if self._connection is not None:
@@ -373,17 +426,18 @@ _shared: Database | None = None
 
 
 def shared_database() -> Database:
-    """The execution environment's Database for the current environment variables.
+    """The execution environment's Database, built by its first invocation.
 
     Lambda keeps module state between warm invocations, so the connection opened by the
-    first invocation is reused by the next ones. A change of settings (only in local runs and
-    tests) closes the old connection and starts over.
+    first invocation is reused by the next ones. The environment variables cannot change
+    within an execution environment, so they are read, checked and turned into logging
+    settings once, here, rather than on every invocation. Settings that fail their checks
+    build nothing, and the next invocation reads them again (and fails the same way).
     """
     global _shared
-    settings = DbSettings.from_environ()
-    if _shared is None or _shared.settings != settings:
-        if _shared is not None:
-            _shared.close()
+    if _shared is None:
+        settings = DbSettings.from_environ()
+        configure_logging(settings.log_level)
         _shared = Database(settings)
     return _shared
 

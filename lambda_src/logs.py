@@ -65,13 +65,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> logging.Logger:
-    """Send this package's records to stdout as JSON; safe to call on every invocation."""
+    """Send this package's records to stdout as JSON, at `level` (a name such as "INFO").
+
+    Meant to run once per execution environment; calling it again changes nothing that is
+    already set. In particular the level is set only when it differs: every setLevel empties
+    the logging module's cache of enabled levels, which each later record then rebuilds.
+    """
     for name in SDK_LOGGERS:
         sdk_logger = logging.getLogger(name)
         if sdk_logger.level < SDK_MINIMUM_LEVEL:
             sdk_logger.setLevel(SDK_MINIMUM_LEVEL)
     logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(level)
+    numeric_level = logging.getLevelNamesMapping()[level]
+    if logger.level != numeric_level:
+        logger.setLevel(numeric_level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
@@ -106,5 +113,7 @@ def log_event(
     Callers pass only values that are safe to log: names, counts, codes, timings. Never a
     password, token, secret value or connection string.
     """
+    if not logger.isEnabledFor(level):
+        return
     extra = {**current_invocation(), "event": event, **fields}
     logger.log(level, message, extra=extra, exc_info=exc_info)

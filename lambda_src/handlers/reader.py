@@ -4,6 +4,7 @@ import json
 import logging
 import math
 import re
+import time
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from lambda_src.errors import (
     TransientDatabaseError,
 )
 from lambda_src.invocation import Deadline, LambdaContext, start_invocation
-from lambda_src.logs import LOGGER_NAME, configure_logging, current_invocation, log_event
+from lambda_src.logs import LOGGER_NAME, current_invocation, log_event
 
 logger = logging.getLogger(f"{LOGGER_NAME}.reader")
 
@@ -41,55 +42,69 @@ class BadRequest(ValueError):
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Entry point for an API Gateway HTTP API route (payload format version 2.0)."""
     deadline = start_invocation(context)
-    database = shared_database()
-    configure_logging(database.settings.log_level)
-    return read_items(event, database, deadline)
+    return read_items(event, shared_database(), deadline)
 
 
 def read_items(event: dict[str, Any], database: Database, deadline: Deadline) -> dict[str, Any]:
-    """Route the request, query the database and build the HTTP response."""
+    """Route the request, query the database and build the HTTP response.
+
+    Each query is a single statement in autocommit (`Database.run_read`): a read needs no
+    transaction, and leaving out BEGIN and COMMIT saves two round trips per request. One log
+    line per request, written at the end, says how it went.
+    """
+    started = time.perf_counter()
     method = str(event.get("requestContext", {}).get("http", {}).get("method", "GET")).upper()
     path = str(event.get("rawPath") or "")
     route = "unmatched"
+    queried = False
+    response: dict[str, Any] | None = None
+    failure: DatabaseRuntimeError | None = None
     try:
         if method != "GET":
-            return _response(405, {"message": f"Method {method} is not allowed; use GET."})
-        item_match = _ITEM_PATH.match(path)
-        if item_match:
+            response = _response(405, {"message": f"Method {method} is not allowed; use GET."})
+        elif item_match := _ITEM_PATH.match(path):
             route = "GET /items/{id}"
             item_id = parse_item_id(_path_parameter(event, item_match.group(1)))
-            rows = database.run_transaction(
-                lambda conn: conn.run(SELECT_ITEM_SQL, item_id=item_id), deadline
-            )
-            if not rows:
-                return _response(404, {"message": f"No item has id {item_id}."})
-            return _response(200, _item(rows[0]))
-        if _LIST_PATH.match(path):
+            queried = True
+            rows = database.run_read(SELECT_ITEM_SQL, deadline, item_id=item_id)
+            if rows:
+                response = _response(200, _item(rows[0]))
+            else:
+                response = _response(404, {"message": f"No item has id {item_id}."})
+        elif _LIST_PATH.match(path):
             route = "GET /items"
             limit = parse_limit((event.get("queryStringParameters") or {}).get("limit"))
-            rows = database.run_transaction(
-                lambda conn: conn.run(SELECT_ITEMS_SQL, limit=limit), deadline
-            )
-            return _response(200, {"items": [_item(r) for r in rows], "limit": limit})
-        return _response(404, {"message": "Unknown path; use /items or /items/{id}."})
+            queried = True
+            rows = database.run_read(SELECT_ITEMS_SQL, deadline, limit=limit) or []
+            response = _response(200, {"items": [_item(r) for r in rows], "limit": limit})
+        else:
+            response = _response(404, {"message": "Unknown path; use /items or /items/{id}."})
     except BadRequest as exc:
-        return _response(400, {"message": str(exc)})
+        response = _response(400, {"message": str(exc)})
     except CircuitOpenError as exc:
+        failure = exc
         retry_after_seconds = math.ceil(database.breaker.seconds_until_trial()) or 1
-        _log_failure(route, exc)
-        return _response(
+        response = _response(
             503,
             {"message": "The database is unavailable; retry later."},
             {"retry-after": str(retry_after_seconds)},
         )
     except TransientDatabaseError as exc:
-        _log_failure(route, exc)
-        return _response(503, {"message": "The database is unavailable; retry later."})
+        failure = exc
+        response = _response(503, {"message": "The database is unavailable; retry later."})
     except DatabaseRuntimeError as exc:
-        _log_failure(route, exc)
-        return _response(500, {"message": "The request failed on the server."})
+        failure = exc
+        response = _response(500, {"message": "The request failed on the server."})
     finally:
-        log_event(logger, logging.INFO, "reader.request", f"{method} {path}", route=route)
+        _log_request(
+            f"{method} {path}",
+            route=route,
+            response=response,
+            failure=failure,
+            attempt=(database.last_attempt or None) if queried else None,
+            started=started,
+        )
+    return response
 
 
 def parse_item_id(raw: object) -> int:
@@ -160,16 +175,32 @@ def _response(
     }
 
 
-def _log_failure(route: str, exc: DatabaseRuntimeError) -> None:
-    log_event(
-        logger,
-        logging.ERROR,
-        "reader.database_failed",
-        str(exc),
-        route=route,
-        sqlstate=getattr(exc, "sqlstate", None),
-        error_type=type(exc).__name__,
-    )
+def _log_request(
+    request: str,
+    *,
+    route: str,
+    response: dict[str, Any] | None,
+    failure: DatabaseRuntimeError | None,
+    attempt: int | None,
+    started: float,
+) -> None:
+    """The request's one line: INFO when answered, ERROR when the database failed it."""
+    fields: dict[str, object] = {
+        "route": route,
+        "status_code": response["statusCode"] if response is not None else None,
+        "attempt": attempt,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+    if failure is not None:
+        fields["sqlstate"] = getattr(failure, "sqlstate", None)
+        fields["error_type"] = type(failure).__name__
+        log_event(logger, logging.ERROR, "reader.request", f"{request}: {failure}", **fields)
+    elif response is None:
+        # An exception this module does not handle is on its way to the Lambda runtime,
+        # which logs it with its traceback.
+        log_event(logger, logging.ERROR, "reader.request", f"{request}: unhandled error", **fields)
+    else:
+        log_event(logger, logging.INFO, "reader.request", request, **fields)
 
 
 def _echo(text: str) -> str:

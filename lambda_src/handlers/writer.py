@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from lambda_src.errors import (
     TlsError,
 )
 from lambda_src.invocation import Deadline, LambdaContext, start_invocation
-from lambda_src.logs import LOGGER_NAME, configure_logging, log_event
+from lambda_src.logs import LOGGER_NAME, log_event
 
 logger = logging.getLogger(f"{LOGGER_NAME}.writer")
 
@@ -55,13 +56,15 @@ class MessageRejected(ValueError):
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Entry point for an SQS event source mapping with ReportBatchItemFailures."""
     deadline = start_invocation(context)
-    database = shared_database()
-    configure_logging(database.settings.log_level)
-    return write_batch(event, database, deadline)
+    return write_batch(event, shared_database(), deadline)
 
 
 def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -> dict[str, Any]:
-    """Write each message in its own transaction; return the ids of those that failed."""
+    """Write each message in its own transaction; return the ids of those that failed.
+
+    A message that fails gets a line of its own; the batch gets one line at the end.
+    """
+    started = time.perf_counter()
     records = event.get("Records")
     if not isinstance(records, list):
         raise ValueError(
@@ -71,6 +74,7 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
 
     failed_ids: list[str] = []
     database_down: DatabaseRuntimeError | None = None
+    most_attempts = 0
     for record in records:
         message_id = str(record.get("messageId", ""))
         if database_down is not None:
@@ -78,8 +82,10 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
             # batch would fail the same way, so report it at once and let SQS deliver it again.
             failed_ids.append(message_id)
             continue
+        reached_database = False
         try:
             request = parse_message(record)
+            reached_database = True
             database.run_transaction(lambda conn, r=request: _insert(conn, r), deadline)
         except MessageRejected as exc:
             failed_ids.append(message_id)
@@ -113,6 +119,8 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
                 sqlstate=getattr(exc, "sqlstate", None),
                 error_type=type(exc).__name__,
             )
+        if reached_database:
+            most_attempts = max(most_attempts, database.last_attempt)
 
     log_event(
         logger,
@@ -121,6 +129,10 @@ def write_batch(event: dict[str, Any], database: Database, deadline: Deadline) -
         f"Wrote {len(records) - len(failed_ids)} of {len(records)} messages",
         batch_size=len(records),
         failed_count=len(failed_ids),
+        # The most attempts one message needed (1 when nothing was retried).
+        attempt=most_attempts or None,
+        sqlstate=getattr(database_down, "sqlstate", None),
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed_ids]}
 

@@ -203,7 +203,12 @@ def app_database(postgres: PostgresServer, tls: TlsFiles, aws_environment: None)
 def use_role(
     monkeypatch: pytest.MonkeyPatch, postgres: PostgresServer, tls: TlsFiles, app_database
 ):
-    """Point the handlers' environment at `app_database` as one of its roles."""
+    """Point the handlers' environment at `app_database` as one of its roles.
+
+    Lambda never changes a function's variables within an execution environment, and the
+    handlers read them once per environment; so, as a new configuration would, this starts a
+    new execution environment.
+    """
 
     def use(user: str, secret_arn: str) -> None:
         environ = db_environ(
@@ -216,6 +221,7 @@ def use_role(
         )
         for key, value in environ.items():
             monkeypatch.setenv(key, value)
+        _start_new_execution_environment()
 
     return use
 
@@ -240,10 +246,16 @@ def fresh_execution_environment() -> Iterator[None]:
     """Each test starts like a new Lambda execution environment (no shared connection)."""
     invocation_module._cold_start = True
     yield
+    _start_new_execution_environment()
+
+
+def _start_new_execution_environment() -> None:
+    """Forget the module state Lambda keeps between warm invocations: connection, settings."""
     shared = database_module._shared
     if shared is not None:
         shared.close()
     database_module._shared = None
+    invocation_module._cold_start = True
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """One reused connection; recovery from terminated backends, restarts, stalls and overload."""
 
 import json
+import logging
 import os
 import random
 import re
@@ -99,10 +100,20 @@ def test_database_warm_invocations_share_one_server_connection(
     assert pids_after_all == pids_after_first
     assert len(events_of(caplog, "db.connected")) == 1
     assert len(events_of(caplog, "secret.read")) == 1
-    transactions = events_of(caplog, "db.transaction")
-    assert len(transactions) == WARM_INVOCATIONS
-    assert [r.cold_start for r in transactions[:2]] == [True, False]
-    assert len({r.request_id for r in transactions}) == WARM_INVOCATIONS
+    requests = events_of(caplog, "reader.request")
+    assert len(requests) == WARM_INVOCATIONS
+    assert [r.cold_start for r in requests[:2]] == [True, False]
+    assert len({r.request_id for r in requests}) == WARM_INVOCATIONS
+    assert {(r.status_code, r.attempt) for r in requests} == {(200, 1)}
+    assert all(r.latency_ms > 0 for r in requests)
+    # One line per warm invocation at INFO and above: the connection's lines come only once.
+    informative = [
+        r.event
+        for r in caplog.records
+        if r.name.startswith("lambda_src") and r.levelno >= logging.INFO
+    ]
+    assert sorted(informative[:2]) == ["db.connected", "secret.read"]
+    assert informative[2:] == ["reader.request"] * WARM_INVOCATIONS
     # Not a benchmark (see bench/), only a guard against something pathological such as a
     # reconnect per invocation, which costs a TLS handshake and a SCRAM exchange each time.
     assert elapsed_seconds < 60
@@ -128,7 +139,7 @@ def test_database_backend_terminated_between_invocations_next_succeeds(
     failed = events_of(caplog, "db.attempt_failed")
     assert [r.attempt for r in failed] == [1]
     assert failed[0].sqlstate in ("57P01", None)  # the FATAL message, or just a closed socket
-    assert events_of(caplog, "db.transaction")[-1].attempt == 2
+    assert events_of(caplog, "reader.request")[-1].attempt == 2
     assert len(events_of(caplog, "db.connected")) == 2
 
 
@@ -190,7 +201,7 @@ def test_database_server_restart_next_invocation_succeeds_after_retry(
     assert response["statusCode"] == 200
     assert [r.attempt for r in events_of(caplog, "db.attempt_failed")] == [1]
     assert [r.attempt for r in events_of(caplog, "db.retry")] == [2]
-    assert events_of(caplog, "db.transaction")[-1].attempt == 2
+    assert events_of(caplog, "reader.request")[-1].attempt == 2
 
 
 def test_database_stalled_server_fails_within_connect_timeout_and_keeps_nothing(tls, app_database):

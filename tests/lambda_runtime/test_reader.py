@@ -1,6 +1,7 @@
 """HTTP reader: JSON responses, 400s saying what to fix, 404, 405, 503 when the database is down."""
 
 import json
+import logging
 
 import pytest
 
@@ -130,6 +131,8 @@ def test_reader_database_unreachable_returns_503_without_internals(
     body = json.loads(response["body"])
     assert body == {"message": "The database is unavailable; retry later.", "requestId": "req-503"}
     assert len(events_of(caplog, "db.attempt_failed")) == 3
-    failure = events_of(caplog, "reader.database_failed")[0]
-    assert failure.request_id == "req-503"
-    assert "still failed after 3 attempts" in failure.getMessage()
+    [line] = events_of(caplog, "reader.request")
+    assert line.levelno == logging.ERROR
+    assert (line.request_id, line.status_code, line.attempt) == ("req-503", 503, 3)
+    assert line.error_type == "TransientDatabaseError"
+    assert "still failed after 3 attempts" in line.getMessage()
