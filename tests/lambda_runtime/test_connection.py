@@ -17,6 +17,7 @@ from lambda_src.database import Database
 from lambda_src.errors import (
     CircuitOpenError,
     DeadlineExceededError,
+    QueryError,
     TransientDatabaseError,
 )
 from lambda_src.handlers import reader, writer
@@ -384,14 +385,7 @@ def test_database_session_is_never_pinned(postgres, app_database, use_role, item
             admin.run(f'ALTER ROLE "{role}" RESET log_statement')
         admin.close()
 
-    with postgres.log_file.open() as log:
-        log.seek(log_offset)
-        lines = [
-            line
-            for line in log
-            if any(f"{role}@{app_database.name}" in line for role in roles) and "LOG:" in line
-        ]
-    statements = [line.split("LOG:", 1)[1].strip() for line in lines]
+    statements = _statements_logged_since(postgres, log_offset, roles, app_database.name)
     assert len(statements) >= 8
     forbidden = re.compile(
         r"\b(PREPARE|DECLARE|LISTEN|TEMP|TEMPORARY|pg_advisory\w*|set_config)\b", re.IGNORECASE
@@ -405,6 +399,117 @@ def test_database_session_is_never_pinned(postgres, app_database, use_role, item
             raise AssertionError(f"session-level SET sent: {sql}")
         if "SET " in sql.upper():
             assert re.fullmatch(r"BEGIN; SET LOCAL statement_timeout = \d+", sql), sql
+
+
+def test_reader_invocation_sends_exactly_one_statement(postgres, app_database, use_role, item_id):
+    """The server's statement log: no BEGIN, SET or COMMIT around a read, cold or warm."""
+    role = app_database.reader_user
+    admin = postgres.admin()
+    statements_per_invocation = []
+    try:
+        admin.run(f"ALTER ROLE \"{role}\" SET log_statement = 'all'")
+        use_role(role, app_database.reader_secret_arn)
+        for event in (
+            http_event(f"/items/{item_id}"),  # cold: connects first
+            http_event(f"/items/{item_id}"),
+            http_event("/items", {"limit": "5"}),
+        ):
+            log_offset = postgres.log_file.stat().st_size
+            assert reader.handler(event, FakeLambdaContext())["statusCode"] == 200
+            statements_per_invocation.append(
+                _statements_logged_since(postgres, log_offset, (role,), app_database.name)
+            )
+    finally:
+        admin.run(f'ALTER ROLE "{role}" RESET log_statement')
+        admin.close()
+
+    assert [len(statements) for statements in statements_per_invocation] == [1, 1, 1]
+    item, again, listing = (statements[0] for statements in statements_per_invocation)
+    assert item == again == f"execute <unnamed>: {_numbered(reader.SELECT_ITEM_SQL)}"
+    assert listing == f"execute <unnamed>: {_numbered(reader.SELECT_ITEMS_SQL)}"
+
+
+def test_database_read_is_stopped_by_the_server_statement_timeout_and_keeps_the_session(
+    postgres, tls, secrets_client, caplog
+):
+    # GIVEN a role whose sessions get statement_timeout from the server, as the parameter
+    # group gives every session on RDS
+    user, password = unique_name("bounded"), new_password()
+    admin = postgres.admin()
+    try:
+        create_login_role(admin, user, password)
+        admin.run(f'ALTER ROLE "{user}" SET statement_timeout = 300')
+    finally:
+        admin.close()
+    arn = secrets_client.create_secret(
+        Name=unique_name("secret"), SecretString=json.dumps({"password": password})
+    )["ARN"]
+    database = Database(
+        settings_for(
+            host="localhost",
+            port=postgres.port,
+            database="postgres",
+            user=user,
+            ca_bundle=tls.trusted_bundle,
+            secret_arn=arn,
+        )
+    )
+    try:
+        pid = database.run_read("SELECT pg_backend_pid()", Deadline.after(10))[0][0]
+
+        # WHEN a read runs longer than that, with far more time left in the invocation
+        started = time.monotonic()
+        with pytest.raises(QueryError) as raised:
+            database.run_read("SELECT pg_sleep(:seconds)", Deadline.after(10), seconds=5)
+        elapsed_seconds = time.monotonic() - started
+
+        # THEN the server stops it (57014, not retried) and the session stays usable
+        pid_after = database.run_read("SELECT pg_backend_pid()", Deadline.after(10))[0][0]
+    finally:
+        database.close()
+    assert raised.value.sqlstate == "57014"
+    assert elapsed_seconds < 2
+    assert events_of(caplog, "db.attempt_failed") == []
+    assert pid_after == pid
+
+
+def test_database_stalled_read_fails_within_remaining_time_and_discards_connection(
+    postgres, tls, app_database
+):
+    database = _reader_database(postgres, tls, app_database)
+    backend_pid = database.run_read("SELECT pg_backend_pid()", Deadline.after(10))[0][0]
+    remaining_seconds = 1.0
+    os.kill(backend_pid, signal.SIGSTOP)  # the server process stops answering mid-session
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError) as raised:
+            database.run_read("SELECT 1", Deadline.after(remaining_seconds))
+        elapsed_seconds = time.monotonic() - started
+    finally:
+        os.kill(backend_pid, signal.SIGCONT)
+        database.close()
+
+    assert remaining_seconds * 0.9 <= elapsed_seconds < remaining_seconds + 0.5
+    assert "too little for another attempt" in str(raised.value)
+    assert not database.is_connected
+
+
+def _statements_logged_since(postgres, offset: int, roles, database_name: str) -> list[str]:
+    """What the server logged (log_statement) for `roles` after byte `offset` of its log."""
+    with postgres.log_file.open() as log:
+        log.seek(offset)
+        lines = [
+            line
+            for line in log
+            if any(f"{role}@{database_name}" in line for role in roles) and "LOG:" in line
+        ]
+    return [line.split("LOG:", 1)[1].strip() for line in lines]
+
+
+def _numbered(sql: str) -> str:
+    """`sql` as the server logs it: pg8000 turns each :name into $1, $2, ..."""
+    names: dict[str, str] = {}
+    return re.sub(r":(\w+)", lambda m: names.setdefault(m[1], f"${len(names) + 1}"), sql)
 
 
 def test_retry_policy_full_jitter_stays_within_exponential_ceiling():

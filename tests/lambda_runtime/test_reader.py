@@ -5,7 +5,9 @@ import logging
 
 import pytest
 
+from lambda_src.errors import ConfigurationError
 from lambda_src.handlers import reader
+from lambda_src.settings import DbSettings
 
 from .helpers import FakeLambdaContext, events_of, http_event, unique_name
 from .pg_server import free_port
@@ -136,3 +138,18 @@ def test_reader_database_unreachable_returns_503_without_internals(
     assert (line.request_id, line.status_code, line.attempt) == ("req-503", 503, 3)
     assert line.error_type == "TransientDatabaseError"
     assert "still failed after 3 attempts" in line.getMessage()
+
+
+def test_reader_settings_are_read_once_per_execution_environment(
+    as_reader, inserted_ids, monkeypatch
+):
+    # GIVEN an execution environment that served one invocation
+    assert _call(http_event(f"/items/{inserted_ids[0]}"))[0] == 200
+
+    # WHEN its variables turn invalid (Lambda never does this within one environment)
+    monkeypatch.setenv("DB_PORT", "not-a-port")
+    with pytest.raises(ConfigurationError):
+        DbSettings.from_environ()
+
+    # THEN warm invocations go on with the settings read at the start, without reading again
+    assert _call(http_event(f"/items/{inserted_ids[1]}"))[0] == 200
