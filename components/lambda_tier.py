@@ -23,6 +23,7 @@ from components.database import (
     validate_component_name,
 )
 from components.lambda_package import LambdaPackage
+from components.security_groups import allow_from_group, allow_to_group
 
 COMPONENT_TYPE = "lambda-private-db:components:LambdaTier"
 
@@ -219,43 +220,35 @@ class LambdaTier(pulumi.ComponentResource):
             opts=child,
         )
         rules = [
-            aws.vpc.SecurityGroupEgressRule(
+            allow_to_group(
                 f"{name}-to-proxy",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=args.proxy_security_group_id,
-                ip_protocol="tcp",
-                from_port=args.db_port,
-                to_port=args.db_port,
+                group_id=self.security_group.id,
+                peer_group_id=args.proxy_security_group_id,
+                port=args.db_port,
                 description="PostgreSQL to the RDS Proxy",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupIngressRule(
+            allow_from_group(
                 f"{name}-proxy-from-fn",
-                security_group_id=args.proxy_security_group_id,
-                referenced_security_group_id=self.security_group.id,
-                ip_protocol="tcp",
-                from_port=args.db_port,
-                to_port=args.db_port,
+                group_id=args.proxy_security_group_id,
+                peer_group_id=self.security_group.id,
+                port=args.db_port,
                 description=f"PostgreSQL from Lambda tier {name}",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupEgressRule(
+            allow_to_group(
                 f"{name}-to-endpoints",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=args.endpoints_security_group_id,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
+                group_id=self.security_group.id,
+                peer_group_id=args.endpoints_security_group_id,
+                port=HTTPS_PORT,
                 description="HTTPS to the interface endpoints",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupIngressRule(
+            allow_from_group(
                 f"{name}-endpoints-from-fn",
-                security_group_id=args.endpoints_security_group_id,
-                referenced_security_group_id=self.security_group.id,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
+                group_id=args.endpoints_security_group_id,
+                peer_group_id=self.security_group.id,
+                port=HTTPS_PORT,
                 description=f"HTTPS from Lambda tier {name}",
                 opts=child,
             ),
