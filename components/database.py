@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lambda_package import LambdaPackage
+from components.security_groups import allow_from_group, allow_to_group
 
 COMPONENT_TYPE = "lambda-private-db:components:DatabaseWithProxy"
 
@@ -302,64 +303,56 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-bootstrap"},
             opts=child,
         )
+        db_group_id = self.db_security_group.id
+        proxy_group_id = self.proxy_security_group.id
+        bootstrap_group_id = self.bootstrap_security_group.id
+        endpoints_group_id = args.endpoints_security_group_id
         rules = [
-            aws.vpc.SecurityGroupIngressRule(
+            allow_from_group(
                 f"{name}-db-from-proxy",
-                security_group_id=self.db_security_group.id,
-                referenced_security_group_id=self.proxy_security_group.id,
-                ip_protocol="tcp",
-                from_port=args.port,
-                to_port=args.port,
+                group_id=db_group_id,
+                peer_group_id=proxy_group_id,
+                port=args.port,
                 description="PostgreSQL from the RDS Proxy",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupIngressRule(
+            allow_from_group(
                 f"{name}-db-from-bootstrap",
-                security_group_id=self.db_security_group.id,
-                referenced_security_group_id=self.bootstrap_security_group.id,
-                ip_protocol="tcp",
-                from_port=args.port,
-                to_port=args.port,
+                group_id=db_group_id,
+                peer_group_id=bootstrap_group_id,
+                port=args.port,
                 description="PostgreSQL from the bootstrap function",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupEgressRule(
+            allow_to_group(
                 f"{name}-proxy-to-db",
-                security_group_id=self.proxy_security_group.id,
-                referenced_security_group_id=self.db_security_group.id,
-                ip_protocol="tcp",
-                from_port=args.port,
-                to_port=args.port,
+                group_id=proxy_group_id,
+                peer_group_id=db_group_id,
+                port=args.port,
                 description="PostgreSQL to the instance",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupEgressRule(
+            allow_to_group(
                 f"{name}-bootstrap-to-db",
-                security_group_id=self.bootstrap_security_group.id,
-                referenced_security_group_id=self.db_security_group.id,
-                ip_protocol="tcp",
-                from_port=args.port,
-                to_port=args.port,
+                group_id=bootstrap_group_id,
+                peer_group_id=db_group_id,
+                port=args.port,
                 description="PostgreSQL to the instance",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupEgressRule(
+            allow_to_group(
                 f"{name}-bootstrap-to-endpoints",
-                security_group_id=self.bootstrap_security_group.id,
-                referenced_security_group_id=args.endpoints_security_group_id,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
+                group_id=bootstrap_group_id,
+                peer_group_id=endpoints_group_id,
+                port=HTTPS_PORT,
                 description="HTTPS to the interface endpoints (Secrets Manager)",
                 opts=child,
             ),
-            aws.vpc.SecurityGroupIngressRule(
+            allow_from_group(
                 f"{name}-endpoints-from-bootstrap",
-                security_group_id=args.endpoints_security_group_id,
-                referenced_security_group_id=self.bootstrap_security_group.id,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
+                group_id=endpoints_group_id,
+                peer_group_id=bootstrap_group_id,
+                port=HTTPS_PORT,
                 description="HTTPS from the bootstrap function",
                 opts=child,
             ),
@@ -368,23 +361,19 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             # With per-user secrets the proxy reads them from Secrets Manager through its own
             # network interfaces, which in this VPC reach AWS APIs only via the endpoints.
             rules += [
-                aws.vpc.SecurityGroupEgressRule(
+                allow_to_group(
                     f"{name}-proxy-to-endpoints",
-                    security_group_id=self.proxy_security_group.id,
-                    referenced_security_group_id=args.endpoints_security_group_id,
-                    ip_protocol="tcp",
-                    from_port=HTTPS_PORT,
-                    to_port=HTTPS_PORT,
+                    group_id=proxy_group_id,
+                    peer_group_id=endpoints_group_id,
+                    port=HTTPS_PORT,
                     description="HTTPS to the interface endpoints (Secrets Manager)",
                     opts=child,
                 ),
-                aws.vpc.SecurityGroupIngressRule(
+                allow_from_group(
                     f"{name}-endpoints-from-proxy",
-                    security_group_id=args.endpoints_security_group_id,
-                    referenced_security_group_id=self.proxy_security_group.id,
-                    ip_protocol="tcp",
-                    from_port=HTTPS_PORT,
-                    to_port=HTTPS_PORT,
+                    group_id=endpoints_group_id,
+                    peer_group_id=proxy_group_id,
+                    port=HTTPS_PORT,
                     description="HTTPS from the RDS Proxy",
                     opts=child,
                 ),
@@ -399,24 +388,11 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             opts=child,
         )
 
-        # RDS Proxy does not pass a client's cancel request on to PostgreSQL
-        # (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.html, "Quotas and
-        # limitations"), so a client timeout cannot stop a runaway query; the server-side
-        # statement_timeout does. rds.force_ssl refuses any connection without TLS.
-        self.parameter_group = aws.rds.ParameterGroup(
-            f"{name}-params",
-            family=parameter_group_family(args.engine_version),
+        self.parameter_group = tls_parameter_group(
+            name,
+            engine_version=args.engine_version,
+            statement_timeout_ms=args.statement_timeout_ms,
             description="TLS only, bounded statement time",
-            parameters=[
-                aws.rds.ParameterGroupParameterArgs(
-                    name="rds.force_ssl", value="1", apply_method="immediate"
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="statement_timeout",
-                    value=str(args.statement_timeout_ms),
-                    apply_method="immediate",
-                ),
-            ],
             tags=tags,
             opts=child,
         )
@@ -431,13 +407,12 @@ class DatabaseWithProxy(pulumi.ComponentResource):
                 resource=self,
             )
 
-        # RDS would create this log group on the first export, with no key and no expiry; made
-        # here first, it has both. Its name follows the instance's fixed identifier.
-        self.postgresql_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-postgresql-logs",
-            name=names.postgresql_log_group,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.kms_key_arn,
+        # Its name follows the instance's fixed identifier.
+        self.postgresql_log_group = postgresql_log_group(
+            name,
+            instance_identifier=names.instance_identifier,
+            retention_days=args.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
             tags=tags,
             opts=child,
         )
@@ -452,40 +427,29 @@ class DatabaseWithProxy(pulumi.ComponentResource):
             instance_class=args.instance_class,
             allocated_storage=args.allocated_storage_gib,
             max_allocated_storage=args.max_allocated_storage_gib,
-            storage_type="gp3",
-            storage_encrypted=True,
-            kms_key_id=args.kms_key_arn,
             db_name=args.database_name,
             username=args.master_username,
             manage_master_user_password=True if master_password is None else None,
             master_user_secret_kms_key_id=args.kms_key_arn if master_password is None else None,
             password_wo=master_password,
             password_wo_version=None if master_password is None else MASTER_PASSWORD_VERSION,
-            port=args.port,
-            db_subnet_group_name=self.subnet_group.name,
-            parameter_group_name=self.parameter_group.name,
-            vpc_security_group_ids=[self.db_security_group.id],
-            publicly_accessible=False,
-            iam_database_authentication_enabled=True,
-            multi_az=args.multi_az,
             backup_retention_period=args.backup_retention_days,
-            copy_tags_to_snapshot=True,
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=args.skip_final_snapshot,
-            # Named after project, stack and component, so stacks sharing an account and region
-            # do not collide. Destroying a recreated instance of the same stack still fails
-            # while the previous one's snapshot exists under this name; delete or rename it.
-            final_snapshot_identifier=(
-                None if args.skip_final_snapshot else names.final_snapshot_identifier
+            # Destroying a recreated instance of the same stack fails while the previous one's
+            # final snapshot exists under the same name; delete or rename that snapshot.
+            **final_snapshot_inputs(names.instance_identifier, skip=args.skip_final_snapshot),
+            **private_instance_inputs(
+                kms_key_arn=args.kms_key_arn,
+                port=args.port,
+                subnet_group=self.subnet_group,
+                parameter_group=self.parameter_group,
+                security_group=self.db_security_group,
+                multi_az=args.multi_az,
+                deletion_protection=args.deletion_protection,
+                performance_insights_retention_days=args.performance_insights_retention_days,
+                tags=tags,
             ),
-            performance_insights_enabled=True,
-            performance_insights_kms_key_id=args.kms_key_arn,
-            performance_insights_retention_period=args.performance_insights_retention_days,
-            enabled_cloudwatch_logs_exports=["postgresql"],
-            auto_minor_version_upgrade=True,
             # A major version changes only when config says so; RDS refuses it without this.
             allow_major_version_upgrade=True,
-            tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[self.postgresql_log_group, *self._master_secret_writes],
@@ -841,6 +805,62 @@ class DatabaseWithProxy(pulumi.ComponentResource):
         return password
 
 
+def tls_parameter_group(
+    component_name: str,
+    *,
+    engine_version: str,
+    statement_timeout_ms: int,
+    description: str,
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.rds.ParameterGroup:
+    """'<component>-params': refuses connections without TLS and bounds each statement's time.
+
+    RDS Proxy does not pass a client's cancel request on to PostgreSQL
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.html, "Quotas and
+    limitations"), so a client timeout cannot stop a runaway query; the server-side
+    statement_timeout does. rds.force_ssl refuses any connection without TLS.
+    """
+    return aws.rds.ParameterGroup(
+        f"{component_name}-params",
+        family=parameter_group_family(engine_version),
+        description=description,
+        parameters=[
+            aws.rds.ParameterGroupParameterArgs(
+                name="rds.force_ssl", value="1", apply_method="immediate"
+            ),
+            aws.rds.ParameterGroupParameterArgs(
+                name="statement_timeout", value=str(statement_timeout_ms), apply_method="immediate"
+            ),
+        ],
+        tags=tags,
+        opts=opts,
+    )
+
+
+def postgresql_log_group(
+    component_name: str,
+    *,
+    instance_identifier: str,
+    retention_days: int,
+    kms_key_arn: pulumi.Input[str],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.LogGroup:
+    """'<component>-postgresql-logs': the group the instance's PostgreSQL log is exported to.
+
+    RDS would create it on the first export, with no key and no expiry; made first, it has both.
+    """
+    return aws.cloudwatch.LogGroup(
+        f"{component_name}-postgresql-logs",
+        name=postgresql_log_group_name(instance_identifier),
+        retention_in_days=retention_days,
+        kms_key_id=kms_key_arn,
+        tags=tags,
+        opts=opts,
+    )
+
+
 def _service_trust_policy(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
     # aws:SourceAccount keeps another account's use of the service from assuming the role.
     return pulumi.Output.json_dumps(
@@ -1146,7 +1166,7 @@ def database_names(project: str, stack: str, component_name: str) -> DatabaseNam
     except ValueError as exc:
         problems.append(str(exc))
     identifier = f"{project}-{stack}-{component_name}".lower()
-    snapshot = f"{identifier}-final"
+    snapshot = final_snapshot_identifier(identifier)
     problems += check_rds_identifier(
         "instance identifier", identifier, MAX_INSTANCE_IDENTIFIER_LENGTH, stack
     )
@@ -1177,6 +1197,62 @@ def check_rds_identifier(what: str, identifier: str, max_length: int, stack: str
 def postgresql_log_group_name(instance_identifier: str) -> str:
     """The log group RDS exports an instance's PostgreSQL log to."""
     return f"/aws/rds/instance/{instance_identifier}/postgresql"
+
+
+def final_snapshot_identifier(instance_identifier: str) -> str:
+    """The final snapshot's identifier: the instance's (project-stack-component) + '-final', so
+    stacks sharing an account and region do not collide."""
+    return f"{instance_identifier}-final"
+
+
+def final_snapshot_inputs(instance_identifier: str, *, skip: bool) -> dict[str, object]:
+    """The instance inputs that say whether `pulumi destroy` takes a final snapshot, and which."""
+    return {
+        "skip_final_snapshot": skip,
+        "final_snapshot_identifier": None
+        if skip
+        else final_snapshot_identifier(instance_identifier),
+    }
+
+
+def private_instance_inputs(
+    *,
+    kms_key_arn: pulumi.Input[str],
+    port: int,
+    subnet_group: aws.rds.SubnetGroup,
+    parameter_group: aws.rds.ParameterGroup,
+    security_group: aws.ec2.SecurityGroup,
+    multi_az: bool,
+    deletion_protection: bool,
+    performance_insights_retention_days: int,
+    tags: Mapping[str, str],
+) -> dict[str, object]:
+    """The instance inputs the primary and its cross-region replica share.
+
+    Both are private (isolated subnets, one group, no public address), encrypted with the
+    customer-managed key (storage and Performance Insights), open to IAM authentication, export
+    the PostgreSQL log, and take RDS's minor upgrades.
+    """
+    return {
+        "storage_type": "gp3",
+        "storage_encrypted": True,
+        "kms_key_id": kms_key_arn,
+        "port": port,
+        "db_subnet_group_name": subnet_group.name,
+        "parameter_group_name": parameter_group.name,
+        "vpc_security_group_ids": [security_group.id],
+        "publicly_accessible": False,
+        "iam_database_authentication_enabled": True,
+        "multi_az": multi_az,
+        "copy_tags_to_snapshot": True,
+        "deletion_protection": deletion_protection,
+        "performance_insights_enabled": True,
+        "performance_insights_kms_key_id": kms_key_arn,
+        "performance_insights_retention_period": performance_insights_retention_days,
+        "enabled_cloudwatch_logs_exports": ["postgresql"],
+        "auto_minor_version_upgrade": True,
+        "tags": tags,
+    }
 
 
 def min_max_allocated_storage_gib(allocated_storage_gib: int) -> int:

@@ -17,9 +17,12 @@ from components.database import (
     MAX_INSTANCE_IDENTIFIER_LENGTH,
     check_range,
     check_rds_identifier,
+    final_snapshot_inputs,
     lambda_function_name,
     parameter_group_family,
-    postgresql_log_group_name,
+    postgresql_log_group,
+    private_instance_inputs,
+    tls_parameter_group,
     validate_component_name,
 )
 from components.lambda_package import LambdaPackage
@@ -170,31 +173,21 @@ class CrossRegionReplica(pulumi.ComponentResource):
         )
         # A cross-region replica starts with its region's default parameter group, which does
         # not force TLS; this one does, with the primary's statement timeout.
-        self.parameter_group = aws.rds.ParameterGroup(
-            f"{name}-params",
-            family=parameter_group_family(args.engine_version),
+        self.parameter_group = tls_parameter_group(
+            name,
+            engine_version=args.engine_version,
+            statement_timeout_ms=args.statement_timeout_ms,
             description="TLS only, bounded statement time (replica)",
-            parameters=[
-                aws.rds.ParameterGroupParameterArgs(
-                    name="rds.force_ssl", value="1", apply_method="immediate"
-                ),
-                aws.rds.ParameterGroupParameterArgs(
-                    name="statement_timeout",
-                    value=str(args.statement_timeout_ms),
-                    apply_method="immediate",
-                ),
-            ],
             tags=tags,
             opts=replica_side,
         )
 
-        # RDS would create the log group of the exported PostgreSQL log with no key and no
-        # expiry; made here first, in this region, it has both.
-        self.postgresql_log_group = aws.cloudwatch.LogGroup(
-            f"{name}-postgresql-logs",
-            name=postgresql_log_group_name(identifier),
-            retention_in_days=args.log_retention_days,
-            kms_key_id=key_arn,
+        # In this region, under this region's key.
+        self.postgresql_log_group = postgresql_log_group(
+            name,
+            instance_identifier=identifier,
+            retention_days=args.log_retention_days,
+            kms_key_arn=key_arn,
             tags=tags,
             opts=replica_side,
         )
@@ -211,30 +204,20 @@ class CrossRegionReplica(pulumi.ComponentResource):
             identifier=identifier,
             replicate_source_db=None if promoted else args.source_instance_arn,
             instance_class=args.instance_class,
-            storage_type="gp3",
-            storage_encrypted=True,
-            kms_key_id=key_arn,
-            port=args.port,
-            db_subnet_group_name=self.subnet_group.name,
-            parameter_group_name=self.parameter_group.name,
-            vpc_security_group_ids=[self.db_security_group.id],
-            publicly_accessible=False,
-            iam_database_authentication_enabled=True,
-            multi_az=args.multi_az,
             backup_retention_period=args.backup_retention_days if promoted else None,
-            copy_tags_to_snapshot=True,
-            deletion_protection=args.deletion_protection,
-            skip_final_snapshot=args.skip_final_snapshot if promoted else True,
-            # Named after project, stack and component, so stacks in one account do not collide.
-            final_snapshot_identifier=(
-                f"{identifier}-final" if promoted and not args.skip_final_snapshot else None
+            # RDS takes no final snapshot of a replica, so one is asked for only once promoted.
+            **final_snapshot_inputs(identifier, skip=args.skip_final_snapshot or not promoted),
+            **private_instance_inputs(
+                kms_key_arn=key_arn,
+                port=args.port,
+                subnet_group=self.subnet_group,
+                parameter_group=self.parameter_group,
+                security_group=self.db_security_group,
+                multi_az=args.multi_az,
+                deletion_protection=args.deletion_protection,
+                performance_insights_retention_days=args.performance_insights_retention_days,
+                tags=tags,
             ),
-            performance_insights_enabled=True,
-            performance_insights_kms_key_id=key_arn,
-            performance_insights_retention_period=args.performance_insights_retention_days,
-            enabled_cloudwatch_logs_exports=["postgresql"],
-            auto_minor_version_upgrade=True,
-            tags=tags,
             opts=pulumi.ResourceOptions.merge(
                 replica_side, pulumi.ResourceOptions(depends_on=[self.postgresql_log_group])
             ),
