@@ -14,6 +14,8 @@ from support import (
     StackView,
     label,
     matches_any,
+    not_known_yet,
+    on_resource,
     resource_policy,
     shown,
     stack_policy,
@@ -64,9 +66,13 @@ def customer_managed_key_findings(
     resource: PolicyResource,
     prop: str,
     config: Config,
-    fix: str,
+    fix: str | None = None,
 ) -> Iterator[Finding]:
-    """Checks that `prop` names a customer-managed KMS key, resolving unknowns in the stack."""
+    """Checks that `prop` names a customer-managed KMS key, resolving unknowns in the stack.
+
+    `fix` ends each violation; by default it says to set `prop` to a key you manage.
+    """
+    fix = fix or f"Set {prop} to the ARN of a KMS key you manage."
     props = view.props(resource)
     resource_label = label(resource.resource_type, resource.name)
     value = props.get(prop)
@@ -91,6 +97,19 @@ def customer_managed_key_findings(
         yield violation(
             f"{resource_label} must encrypt with a customer-managed KMS key: {prop} is "
             f"'{value}', an AWS-managed key. {fix}"
+        )
+
+
+def cmk_where_enabled(
+    view: StackView, resource: PolicyResource, switch: str, prop: str, config: Config
+) -> Iterator[tuple[PolicyResource, Finding]]:
+    """The key check of `prop` where the boolean `switch` turns on what that key encrypts."""
+    enabled = view.props(resource).get(switch)
+    if enabled is UNKNOWN:
+        yield resource, not_known_yet(resource, switch)
+    elif truthy(enabled):
+        yield from on_resource(
+            resource, customer_managed_key_findings(view, resource, prop, config)
         )
 
 
@@ -180,69 +199,29 @@ def rds_storage_encrypted_with_cmk(
                     ),
                 )
             continue
-        for finding in customer_managed_key_findings(
-            view, resource, "kmsKeyId", config, "Set kmsKeyId to the ARN of a KMS key you manage."
-        ):
-            yield resource, finding
+        yield from on_resource(
+            resource, customer_managed_key_findings(view, resource, "kmsKeyId", config)
+        )
 
 
 def rds_performance_insights_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
     for resource in view.of_type(RDS_INSTANCE, RDS_CLUSTER, RDS_CLUSTER_INSTANCE):
-        props = view.props(resource)
-        enabled = props.get("performanceInsightsEnabled")
-        if enabled is UNKNOWN:
-            yield (
-                resource,
-                unverified(
-                    "performanceInsightsEnabled",
-                    label(resource.resource_type, resource.name),
-                    "it is not known yet",
-                ),
-            )
-            continue
-        if not truthy(enabled):
-            continue
-        for finding in customer_managed_key_findings(
-            view,
-            resource,
-            "performanceInsightsKmsKeyId",
-            config,
-            "Set performanceInsightsKmsKeyId to the ARN of a KMS key you manage.",
-        ):
-            yield resource, finding
+        yield from cmk_where_enabled(
+            view, resource, "performanceInsightsEnabled", "performanceInsightsKmsKeyId", config
+        )
 
 
 def secrets_use_cmk(view: StackView, config: Config) -> Iterator[tuple[PolicyResource, Finding]]:
     for resource in view.of_type(SECRET):
-        for finding in customer_managed_key_findings(
-            view, resource, "kmsKeyId", config, "Set kmsKeyId to the ARN of a KMS key you manage."
-        ):
-            yield resource, finding
+        yield from on_resource(
+            resource, customer_managed_key_findings(view, resource, "kmsKeyId", config)
+        )
     for resource in view.of_type(RDS_INSTANCE, RDS_CLUSTER):
-        props = view.props(resource)
-        managed = props.get("manageMasterUserPassword")
-        if managed is UNKNOWN:
-            yield (
-                resource,
-                unverified(
-                    "manageMasterUserPassword",
-                    label(resource.resource_type, resource.name),
-                    "it is not known yet",
-                ),
-            )
-            continue
-        if not truthy(managed):
-            continue
-        for finding in customer_managed_key_findings(
-            view,
-            resource,
-            "masterUserSecretKmsKeyId",
-            config,
-            "Set masterUserSecretKmsKeyId to the ARN of a KMS key you manage.",
-        ):
-            yield resource, finding
+        yield from cmk_where_enabled(
+            view, resource, "manageMasterUserPassword", "masterUserSecretKmsKeyId", config
+        )
 
 
 def kms_key_rotation_enabled(props: dict[str, Any], resource_label: str, config: Config):
@@ -281,28 +260,33 @@ def sqs_encrypted_with_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
     for resource in view.of_type(SQS_QUEUE):
-        for finding in customer_managed_key_findings(
-            view,
+        yield from on_resource(
             resource,
-            "kmsMasterKeyId",
-            config,
-            "Set kmsMasterKeyId to the ARN of a KMS key you manage (SQS-managed SSE is not a CMK).",
-        ):
-            yield resource, finding
+            customer_managed_key_findings(
+                view,
+                resource,
+                "kmsMasterKeyId",
+                config,
+                "Set kmsMasterKeyId to the ARN of a KMS key you manage"
+                " (SQS-managed SSE is not a CMK).",
+            ),
+        )
 
 
 def log_group_encrypted_with_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
     for resource in view.of_type(LOG_GROUP):
-        for finding in customer_managed_key_findings(
-            view,
+        yield from on_resource(
             resource,
-            "kmsKeyId",
-            config,
-            "Set kmsKeyId to a KMS key whose policy lets the CloudWatch Logs service use it.",
-        ):
-            yield resource, finding
+            customer_managed_key_findings(
+                view,
+                resource,
+                "kmsKeyId",
+                config,
+                "Set kmsKeyId to a KMS key whose policy lets the CloudWatch Logs service use it.",
+            ),
+        )
 
 
 def log_group_retention_set(props: dict[str, Any], resource_label: str, config: Config):
@@ -328,26 +312,12 @@ def lambda_environment_encrypted_with_cmk(
     for resource in view.of_type(LAMBDA_FUNCTION):
         environment = view.props(resource).get("environment")
         if environment is UNKNOWN:
-            yield (
-                resource,
-                unverified(
-                    "environment",
-                    label(resource.resource_type, resource.name),
-                    "it is not known yet",
-                ),
+            yield resource, not_known_yet(resource, "environment")
+            continue
+        if (environment or {}).get("variables"):
+            yield from on_resource(
+                resource, customer_managed_key_findings(view, resource, "kmsKeyArn", config)
             )
-            continue
-        variables = (environment or {}).get("variables")
-        if not variables:
-            continue
-        for finding in customer_managed_key_findings(
-            view,
-            resource,
-            "kmsKeyArn",
-            config,
-            "Set kmsKeyArn to the ARN of a KMS key you manage.",
-        ):
-            yield resource, finding
 
 
 def rds_proxy_require_tls(props: dict[str, Any], resource_label: str, config: Config):

@@ -12,6 +12,8 @@ from support import (
     Finding,
     StackView,
     label,
+    not_known_yet,
+    on_resource,
     resource_policy,
     shown,
     stack_policy,
@@ -86,6 +88,18 @@ def subnet_spread_findings(
         )
 
 
+def subnet_list_spread(
+    view: StackView, config: Config, resource_type: str, prop: str
+) -> Iterator[tuple[PolicyResource, Finding]]:
+    """The spread of each `resource_type` whose top-level property `prop` lists its subnets."""
+    min_az_count = config.integer("minAzCount")
+    for resource in view.of_type(resource_type):
+        subnet_ids = view.props(resource).get(prop)
+        yield from on_resource(
+            resource, subnet_spread_findings(view, resource, prop, subnet_ids, prop, min_az_count)
+        )
+
+
 def lambda_subnets_multi_az(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
@@ -93,46 +107,31 @@ def lambda_subnets_multi_az(
     for function in view.of_type(LAMBDA_FUNCTION):
         vpc_config = view.props(function).get("vpcConfig")
         if vpc_config is UNKNOWN:
-            yield (
-                function,
-                unverified(
-                    "vpcConfig", label(function.resource_type, function.name), "it is not known yet"
-                ),
-            )
+            yield function, not_known_yet(function, "vpcConfig")
             continue
         if not vpc_config:
             continue
         subnet_ids = vpc_config.get("subnetIds")
         if subnet_ids is not UNKNOWN and not subnet_ids:
             continue
-        for finding in subnet_spread_findings(
-            view, function, "vpcConfig", subnet_ids, "vpcConfig.subnetIds", min_az_count
-        ):
-            yield function, finding
+        yield from on_resource(
+            function,
+            subnet_spread_findings(
+                view, function, "vpcConfig", subnet_ids, "vpcConfig.subnetIds", min_az_count
+            ),
+        )
 
 
 def db_subnet_group_multi_az(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
-    min_az_count = config.integer("minAzCount")
-    for group in view.of_type(DB_SUBNET_GROUP):
-        subnet_ids = view.props(group).get("subnetIds")
-        for finding in subnet_spread_findings(
-            view, group, "subnetIds", subnet_ids, "subnetIds", min_az_count
-        ):
-            yield group, finding
+    return subnet_list_spread(view, config, DB_SUBNET_GROUP, "subnetIds")
 
 
 def rds_proxy_subnets_multi_az(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
-    min_az_count = config.integer("minAzCount")
-    for proxy in view.of_type(RDS_PROXY):
-        subnet_ids = view.props(proxy).get("vpcSubnetIds")
-        for finding in subnet_spread_findings(
-            view, proxy, "vpcSubnetIds", subnet_ids, "vpcSubnetIds", min_az_count
-        ):
-            yield proxy, finding
+    return subnet_list_spread(view, config, RDS_PROXY, "vpcSubnetIds")
 
 
 def rds_instance_multi_az(props: dict[str, Any], resource_label: str, config: Config):

@@ -180,6 +180,19 @@ def unverified(prop: str, resource_label: str, reason: str) -> Finding:
     return Finding(f"could not verify {prop} of {resource_label} at preview: {reason}", False)
 
 
+def not_known_yet(resource: PolicyResource, prop: str) -> Finding:
+    """The finding of a stack check on a property of `resource` that is unknown at preview."""
+    return unverified(prop, label(resource.resource_type, resource.name), "it is not known yet")
+
+
+def on_resource(
+    resource: PolicyResource, findings: Iterable[Finding]
+) -> Iterator[tuple[PolicyResource, Finding]]:
+    """A stack check's findings about one resource, each paired with it for the report."""
+    for finding in findings:
+        yield resource, finding
+
+
 class CouldNotVerify(UnknownValueError):
     """Raised after a policy reported everything it could prove, naming what it could not.
 
