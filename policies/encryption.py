@@ -100,6 +100,16 @@ def customer_managed_key_findings(
         )
 
 
+def cmk_of_each(
+    view: StackView, resource_type: str, prop: str, config: Config, fix: str | None = None
+) -> Iterator[tuple[PolicyResource, Finding]]:
+    """The key check of `prop` on every resource of `resource_type` in the stack."""
+    for resource in view.of_type(resource_type):
+        yield from on_resource(
+            resource, customer_managed_key_findings(view, resource, prop, config, fix)
+        )
+
+
 def cmk_where_enabled(
     view: StackView, resource: PolicyResource, switch: str, prop: str, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
@@ -214,10 +224,7 @@ def rds_performance_insights_cmk(
 
 
 def secrets_use_cmk(view: StackView, config: Config) -> Iterator[tuple[PolicyResource, Finding]]:
-    for resource in view.of_type(SECRET):
-        yield from on_resource(
-            resource, customer_managed_key_findings(view, resource, "kmsKeyId", config)
-        )
+    yield from cmk_of_each(view, SECRET, "kmsKeyId", config)
     for resource in view.of_type(RDS_INSTANCE, RDS_CLUSTER):
         yield from cmk_where_enabled(
             view, resource, "manageMasterUserPassword", "masterUserSecretKmsKeyId", config
@@ -259,34 +266,15 @@ def kms_key_rotation_enabled(props: dict[str, Any], resource_label: str, config:
 def sqs_encrypted_with_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
-    for resource in view.of_type(SQS_QUEUE):
-        yield from on_resource(
-            resource,
-            customer_managed_key_findings(
-                view,
-                resource,
-                "kmsMasterKeyId",
-                config,
-                "Set kmsMasterKeyId to the ARN of a KMS key you manage"
-                " (SQS-managed SSE is not a CMK).",
-            ),
-        )
+    fix = "Set kmsMasterKeyId to the ARN of a KMS key you manage (SQS-managed SSE is not a CMK)."
+    return cmk_of_each(view, SQS_QUEUE, "kmsMasterKeyId", config, fix)
 
 
 def log_group_encrypted_with_cmk(
     view: StackView, config: Config
 ) -> Iterator[tuple[PolicyResource, Finding]]:
-    for resource in view.of_type(LOG_GROUP):
-        yield from on_resource(
-            resource,
-            customer_managed_key_findings(
-                view,
-                resource,
-                "kmsKeyId",
-                config,
-                "Set kmsKeyId to a KMS key whose policy lets the CloudWatch Logs service use it.",
-            ),
-        )
+    fix = "Set kmsKeyId to a KMS key whose policy lets the CloudWatch Logs service use it."
+    return cmk_of_each(view, LOG_GROUP, "kmsKeyId", config, fix)
 
 
 def log_group_retention_set(props: dict[str, Any], resource_label: str, config: Config):
