@@ -44,6 +44,9 @@ SDK_MINIMUM_LEVEL = logging.INFO
 
 _invocation: ContextVar[dict[str, object] | None] = ContextVar("invocation", default=None)
 
+# One encoder for every line: json.dumps with options builds a new one per call.
+_JSON_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
 
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object holding the whitelisted structured fields."""
@@ -55,13 +58,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        attributes = record.__dict__
         for field in STRUCTURED_FIELDS:
-            value = getattr(record, field, None)
+            value = attributes.get(field)
             if value is not None:
                 line[field] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _JSON_ENCODER.encode(line)
 
 
 def configure_logging(level: str = "INFO") -> logging.Logger:
@@ -115,5 +119,17 @@ def log_event(
     """
     if not logger.isEnabledFor(level):
         return
-    extra = {**current_invocation(), "event": event, **fields}
-    logger.log(level, message, extra=extra, exc_info=exc_info)
+    extra = {**(_invocation.get() or {}), "event": event, **fields}
+    # The record is made here rather than through logger.log, which would walk the stack on
+    # every call to find the caller's file and line: always this function, and not logged.
+    record = logger.makeRecord(
+        logger.name,
+        level,
+        "(unknown file)",
+        0,
+        message,
+        (),
+        sys.exc_info() if exc_info else None,
+        extra=extra,
+    )
+    logger.handle(record)

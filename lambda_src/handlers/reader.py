@@ -26,6 +26,8 @@ _ITEM_PATH = re.compile(r"^/items/([^/]+)/?$")
 _LIST_PATH = re.compile(r"^/items/?$")
 # Echoed input is cut to this length so an error body never grows with the request.
 _ECHO_MAX_CHARACTERS = 40
+# One encoder for every response body: json.dumps with options builds a new one per call.
+_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 SELECT_ITEM_SQL = (
     "SELECT id, idempotency_key, payload, created_at FROM app.items WHERE id = :item_id"
@@ -171,7 +173,7 @@ def _response(
     return {
         "statusCode": status_code,
         "headers": {"content-type": "application/json", **(headers or {})},
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": _BODY_ENCODER.encode(body),
     }
 
 
