@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STACK  ?= dev
+# A stack's own policy config, when it has one (policies/prod-config.json makes Multi-AZ
+# mandatory for prod), is applied as `pulumi preview --policy-pack-config` would apply it.
+POLICY_CONFIG ?= $(wildcard policies/$(STACK)-config.json)
 PREVIEW_ARGS ?=
 
 REQUIREMENTS := requirements.txt requirements-dev.txt constraints.txt \
@@ -24,7 +27,8 @@ postgres:
 	scripts/ensure-postgres.sh
 
 preview: setup
-	$(PY) -m tools.preview --stack $(STACK) $(PREVIEW_ARGS)
+	$(PY) -m tools.preview --stack $(STACK) \
+		$(if $(POLICY_CONFIG),--policy-pack-config $(POLICY_CONFIG)) $(PREVIEW_ARGS)
 
 test: setup postgres
 	$(PY) -m pytest
