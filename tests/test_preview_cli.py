@@ -399,8 +399,23 @@ def test_preview_program_error_exits_2_with_its_message(tmp_path):
 def _write_program(project: Path, main: str) -> Path:
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: throwaway\nruntime: python\n")
+    (project / "Pulumi.dev.yaml").write_text("config: {}\n")
     (project / "__main__.py").write_text(main)
     return project
+
+
+def test_preview_unknown_stack_exits_2_naming_the_file_and_the_stacks(tmp_path):
+    # GIVEN a typo in the stack name of this repository, whose stacks set aws:region
+    preview = run_preview(tmp_path, "--stack", "prd")
+
+    assert preview.status == 2
+    assert "no stack named 'prd' found: 'Pulumi.prd.yaml' does not exist" in preview.stderr
+    assert "(Pulumi.dev.yaml, Pulumi.prod.yaml)" in preview.stderr
+    assert "did you mean --stack prod?" in preview.stderr
+    # THEN it is the stack that is blamed, not a key the missing file would have set
+    assert "aws:region" not in preview.stderr
+    assert "Traceback" not in preview.stderr
+    assert preview.stdout == "" and preview.document == {}
 
 
 def test_preview_sdk_type_error_exits_2_with_its_message(tmp_path):

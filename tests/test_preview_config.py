@@ -92,11 +92,38 @@ def test_load_stack_reads_main_and_virtualenv(tmp_path):
     assert stack.config == {"aws:region": "eu-central-1"}
 
 
-def test_load_stack_without_stack_file_uses_defaults(tmp_path):
+def test_load_stack_empty_stack_file_uses_defaults(tmp_path):
     (tmp_path / "__main__.py").write_text("")
     (tmp_path / "Pulumi.yaml").write_text("name: app\nruntime: python\nconfig:\n  tier: small\n")
+    (tmp_path / "Pulumi.fresh.yaml").write_text("")
 
     assert load_stack(tmp_path, "fresh").config == {"app:tier": "small"}
+
+
+def test_load_stack_missing_stack_file_names_it_and_lists_the_stacks(tmp_path):
+    # GIVEN a project with dev and prod stacks and a typo'd stack name
+    (tmp_path / "__main__.py").write_text("")
+    (tmp_path / "Pulumi.yaml").write_text("name: app\nruntime: python\n")
+    for stack in ("dev", "prod"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config:\n  aws:region: us-east-1\n")
+
+    with pytest.raises(ProjectError) as raised:
+        load_stack(tmp_path, "prd")
+
+    message = str(raised.value)
+    assert message.startswith("no stack named 'prd' found: 'Pulumi.prd.yaml' does not exist")
+    assert "the stacks here are dev, prod (Pulumi.dev.yaml, Pulumi.prod.yaml)" in message
+    assert "did you mean --stack prod?" in message
+
+
+def test_load_stack_missing_stack_file_in_a_project_without_stacks(tmp_path):
+    (tmp_path / "__main__.py").write_text("")
+    (tmp_path / "Pulumi.yaml").write_text("name: app\nruntime: python\n")
+
+    with pytest.raises(ProjectError, match="the project has no stack file yet") as raised:
+        load_stack(tmp_path, "dev")
+
+    assert "pulumi stack init dev" in str(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -74,15 +75,15 @@ def load_stack(project_dir: Path, stack: str) -> StackConfig:
             f"--stack {stack!r} is not a stack name: use letters, digits, '-', '_' or '.', "
             "e.g. --stack dev."
         )
-    # A stack with no file of its own has only the project's defaults, as a fresh
-    # `pulumi stack init` would.
+    # Offline, the stack files are the only record of which stacks exist, so a stack without
+    # one is taken for a typo (as the CLI's "no stack named ... found"), not for a fresh stack
+    # with only the project's defaults. A fresh stack gets a file with `pulumi stack init`.
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    stack_values: dict[str, Any] = {}
-    if stack_file.is_file():
-        stack_doc = _read_yaml(stack_file)
-        stack_values = stack_doc.get("config") or {}
-        if not isinstance(stack_values, dict):
-            raise ProjectError(f"'{stack_file}': 'config' must be a mapping, got {stack_values!r}.")
+    if not stack_file.is_file():
+        raise ProjectError(missing_stack_message(project_dir, stack))
+    stack_values = _read_yaml(stack_file, empty_ok=True).get("config") or {}
+    if not isinstance(stack_values, dict):
+        raise ProjectError(f"'{stack_file}': 'config' must be a mapping, got {stack_values!r}.")
 
     config, secret_keys, placeholders = merge_config(name, declared, stack_values, project_file)
     return StackConfig(
@@ -174,6 +175,36 @@ def merge_config(
     return as_passed, secret_keys, placeholders
 
 
+def existing_stacks(project_dir: Path) -> list[str]:
+    """The stacks that have a Pulumi.<stack>.yaml in project_dir, sorted."""
+    return sorted(
+        path.name[len("Pulumi.") : -len(".yaml")]
+        for path in project_dir.glob("Pulumi.*.yaml")
+        if path.is_file() and _STACK_NAME.fullmatch(path.name[len("Pulumi.") : -len(".yaml")])
+    )
+
+
+def missing_stack_message(project_dir: Path, stack: str) -> str:
+    """Why --stack names no stack: the file it needs, and the stacks there are instead."""
+    stacks = existing_stacks(project_dir)
+    message = (
+        f"no stack named '{stack}' found: 'Pulumi.{stack}.yaml' does not exist in '{project_dir}'"
+    )
+    if not stacks:
+        return (
+            f"{message}, and the project has no stack file yet; create one with `pulumi stack "
+            f"init {stack}` or write Pulumi.{stack}.yaml (`config: {{}}` is enough)."
+        )
+    files = ", ".join(f"Pulumi.{name}.yaml" for name in stacks)
+    close = difflib.get_close_matches(stack, stacks, n=1)
+    fix = (
+        f"did you mean --stack {close[0]}? For a new stack, create Pulumi.{stack}.yaml."
+        if close
+        else f"pass one of them, or create Pulumi.{stack}.yaml for a new stack."
+    )
+    return f"{message}; the stacks here are {', '.join(stacks)} ({files}): {fix}"
+
+
 def full_config_key(project: str, key: str) -> str:
     """Give a key without a namespace the project's name as namespace, as the CLI does."""
     return key if ":" in key else f"{project}:{key}"
@@ -233,11 +264,14 @@ def _main_path(project_dir: Path, main: Any, project_file: Path) -> Path:
     return path
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, *, empty_ok: bool = False) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ProjectError(f"'{path}' is not valid YAML: {exc}") from exc
+    # An empty stack file is a stack with no config of its own, as the CLI reads it.
+    if document is None and empty_ok:
+        return {}
     if not isinstance(document, dict):
         raise ProjectError(f"'{path}' must hold a mapping at the top level.")
     return document
