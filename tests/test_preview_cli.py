@@ -382,6 +382,56 @@ def test_preview_policy_config_for_unknown_policy_exits_2(tmp_path):
     assert "not a policy of any pack" in preview.stderr
 
 
+def test_preview_json_has_the_programs_own_diagnostics_with_their_resource(tmp_path):
+    # GIVEN a program that warns about the stack and logs an error about a component of its own
+    project = _write_program(
+        tmp_path / "project",
+        "import pulumi\n"
+        "\n"
+        "class Box(pulumi.ComponentResource):\n"
+        "    def __init__(self, name):\n"
+        '        super().__init__("fixtures:box:Box", name)\n'
+        '        pulumi.log.error("the box is empty", resource=self)\n'
+        "\n"
+        'pulumi.log.warn("no owner tag anywhere")\n'
+        'Box("box")\n'
+        'pulumi.log.debug("not shown")\n',
+    )
+
+    runs = []
+    for label in ("first", "second"):
+        (tmp_path / label).mkdir()
+        runs.append(run_preview(tmp_path / label, "--project", str(project), "--no-policy"))
+    first, second = runs
+
+    # THEN --json lists both, as diagnostics of no pack and no policy, the error on the box
+    assert first.status == 0, first.stderr
+    box = first.resource("box")
+    assert first.document["diagnostics"] == [
+        {
+            "level": "warning",
+            "message": "no owner tag anywhere",
+            "policy": None,
+            "policyPack": None,
+            "urn": None,
+        },
+        {
+            "level": "error",
+            "message": "the box is empty",
+            "policy": None,
+            "policyPack": None,
+            "urn": box["urn"],
+        },
+    ]
+    assert first.json_text == second.json_text
+    # and the text groups each under what it is about, as pulumi preview does
+    assert "  pulumi:pulumi:Stack (throwaway-dev):\n    warning: no owner tag anywhere" in (
+        first.stdout
+    )
+    assert "  fixtures:box:Box (box):\n    error: the box is empty" in first.stdout
+    assert "not shown" not in first.stdout
+
+
 # Program and configuration errors
 
 
@@ -549,6 +599,17 @@ def test_preview_dev_stack_passes_its_policy_pack(dev_existing):
         [r for r in dev_existing.document["resources"] if not r["type"].startswith("pulumi:prov")]
     )
     assert dev_existing.unknown_inputs() == set()
+
+
+def test_preview_dev_stack_json_has_the_single_nat_warning_on_the_network(dev_existing):
+    network = dev_existing.resource("network")
+    from_program = [d for d in dev_existing.document["diagnostics"] if d["policyPack"] is None]
+
+    assert [(d["level"], d["policy"], d["urn"]) for d in from_program] == [
+        ("warning", None, network["urn"])
+    ]
+    assert "one NAT gateway in us-east-1a" in from_program[0]["message"]
+    assert dev_existing.document["summary"]["mandatory"] == 0
 
 
 def test_preview_dev_stack_new_stack_unknowns_flow_from_resources(dev_new, dev_existing):

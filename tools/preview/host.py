@@ -23,6 +23,7 @@ from pulumi import _types
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from tools.preview.answers import AnswerError, Answers, answer_invoke, stack_reference_state
@@ -294,15 +295,31 @@ class RecordingMonitor(mocks.MockMonitor):
         return f"{urn}::{known['id']}"
 
 
-class _LogRecorder(logging.Handler):
-    """Keeps what the program logs through pulumi.log, to show it as pulumi preview does."""
+class _LogRecorder(mocks.MockEngine):
+    """Keeps what the program logs through pulumi.log, with the URN of the resource a message
+    is about, to show it as pulumi preview does. The SDK's MockEngine hands a logger the text
+    alone; this engine takes the whole LogRequest. Debug messages are left out, as the CLI
+    leaves them out unless asked."""
+
+    _SEVERITIES = {
+        engine_pb2.INFO: "info",
+        engine_pb2.WARNING: "warning",
+        engine_pb2.ERROR: "error",
+    }
 
     def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.messages: list[dict[str, str]] = []
+        super().__init__(logging.getLogger("tools.preview.program"))
+        self.messages: list[dict[str, str | None]] = []
+        self.lock = threading.Lock()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append({"severity": record.levelname.lower(), "message": record.getMessage()})
+    def Log(self, request) -> None:  # noqa: N802 - the gRPC method's name
+        severity = self._SEVERITIES.get(request.severity)
+        if severity is None:
+            return
+        with self.lock:
+            self.messages.append(
+                {"severity": severity, "message": request.message, "urn": request.urn or None}
+            )
 
 
 def run(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,13 +339,9 @@ def run(request: Mapping[str, Any]) -> dict[str, Any]:
     monitor = RecordingMonitor(
         preview_mocks, project=project, stack=stack, new_stack=request["newStack"], config=config
     )
+    mocks.set_mocks(preview_mocks, project=project, stack=stack, preview=True, monitor=monitor)
     logs = _LogRecorder()
-    logger = logging.getLogger("tools.preview.program")
-    logger.addHandler(logs)
-    logger.propagate = False
-    mocks.set_mocks(
-        preview_mocks, project=project, stack=stack, preview=True, logger=logger, monitor=monitor
-    )
+    settings.SETTINGS.engine = logs
     # set_mocks makes and finishes a root stack of its own; the program gets a fresh one, made
     # and finished by run_in_stack as the language host does, so its exports are registered.
     settings.set_root_resource(None)

@@ -49,8 +49,7 @@ def text_report(
 
     if run.logs or run.program_output.strip():
         lines += ["", "Diagnostics:"]
-        lines += [f"    {log['severity']}: {log['message']}" for log in run.logs]
-        lines += [f"    {line}" for line in run.program_output.strip().splitlines()]
+        lines.extend(_diagnostic_lines(run, stack))
 
     if run.outputs:
         lines += ["", "Outputs:"]
@@ -120,10 +119,30 @@ def json_report(
             for r in run.resources
         ],
         "outputs": mask_secrets(dict(run.outputs)),
-        "diagnostics": diagnostics_json(packs),
+        "diagnostics": program_diagnostics_json(run) + diagnostics_json(packs),
         "summary": summary(run, packs, new_stack=new_stack, stack=stack),
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def program_diagnostics_json(run: ProgramRun) -> list[dict[str, str | None]]:
+    """What the program logged through pulumi.log, in the --json diagnostics schema.
+
+    No pack and no policy reported these, so both are null; the level is the log's severity
+    (info, warning, error) and the urn that of the resource the message is about, or null.
+    Sorted, since messages about a resource arrive once its URN resolves, in no fixed order.
+    """
+    rows = [
+        {
+            "policyPack": None,
+            "policy": None,
+            "level": log["severity"],
+            "urn": log.get("urn"),
+            "message": log["message"],
+        }
+        for log in run.logs
+    ]
+    return sorted(rows, key=lambda row: (row["urn"] or "", row["level"], row["message"]))
 
 
 def dot_graph(run: ProgramRun) -> str:
@@ -162,6 +181,36 @@ def _shown(value: Any) -> str:
     if masked == UNKNOWN_WIRE:
         return UNKNOWN_SHOWN
     return json.dumps(masked, sort_keys=True).replace(f'"{UNKNOWN_WIRE}"', UNKNOWN_SHOWN)
+
+
+def _diagnostic_lines(run: ProgramRun, stack: StackConfig) -> list[str]:
+    """The program's log messages under the resource each names, as `pulumi preview` groups
+    them; messages about no resource, and what the program printed, go under the stack."""
+    names = {r.urn: r for r in run.resources}
+    by_urn: dict[str | None, list[dict[str, str | None]]] = {}
+    for row in program_diagnostics_json(run):
+        urn = row["urn"] if row["urn"] in names else None
+        by_urn.setdefault(urn, []).append(row)
+    printed = run.program_output.strip().splitlines()
+
+    lines: list[str] = []
+    if by_urn.get(None) or printed:
+        lines.append(f"  pulumi:pulumi:Stack ({stack.project}-{stack.stack}):")
+        for row in by_urn.get(None, []):
+            lines.extend(_message_lines(row))
+        lines += [f"    {line}" for line in printed]
+    urns = sorted((urn for urn in by_urn if urn is not None), key=lambda u: run.order.get(u, -1))
+    for urn in urns:
+        resource = names[urn]
+        lines.append(f"  {_short_type(resource.type)} ({resource.name}):")
+        for row in by_urn[urn]:
+            lines.extend(_message_lines(row))
+    return lines
+
+
+def _message_lines(row: dict[str, str | None]) -> list[str]:
+    first, *rest = str(row["message"]).strip().splitlines() or [""]
+    return [f"    {row['level']}: {first}", *(f"      {line}" for line in rest)]
 
 
 def _tree_lines(run: ProgramRun) -> list[str]:
