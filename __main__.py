@@ -32,7 +32,13 @@ from components.replica import (
     check_replica_names,
 )
 from components.secrets import Secrets, SecretsArgs, SecretsArgsError
-from stack_config import StackConfig, TierConfig, load_stack_config, resolve_availability_zones
+from stack_config import (
+    StackConfig,
+    TierConfig,
+    config_key,
+    load_stack_config,
+    resolve_availability_zones,
+)
 
 # Stand-ins for the outputs of components not yet built, so that every component's args are
 # checked before the first resource is registered. dataclasses.replace() checks them again
@@ -196,6 +202,7 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
         db_port=config.database.port,
         flow_logs_retention_days=config.log_retention_days,
         tags=tags,
+        nat_strategy_setting=config_key(config.project, "natStrategy"),
     )
     db = config.database
     proxy = config.proxy
@@ -237,6 +244,7 @@ def plan_components(config: StackConfig, code: LambdaPackage) -> ComponentPlan:
         log_retention_days=config.log_retention_days,
         master_secret_replica=master_secret_replica,
         tags=tags,
+        engine_version_setting=config_key(config.project, "dbEngineVersion"),
     )
     tiers = {
         tier.name: _tier_args(config, tier, code, pending_subnets, tags) for tier in config.tiers
@@ -296,6 +304,8 @@ def _replica_args(
             db_port=db.port,
             flow_logs_retention_days=config.log_retention_days,
             tags=replica_tags,
+            label="the replica region's network",
+            nat_strategy_setting=config_key(config.project, "replica.natStrategy"),
         ),
         source_instance_arn=_PENDING,
         source_backup_retention_days=db.backup_retention_days,

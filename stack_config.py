@@ -431,6 +431,12 @@ class ReplicaConfig:
     tiers: tuple[TierConfig, ...]
 
 
+def config_key(project: str, name: str) -> str:
+    """A key or field as messages quote it: 'lambda-private-db:dbPort',
+    'lambda-private-db:replica.natStrategy'."""
+    return f"'{project}:{name}'"
+
+
 def load_stack_config() -> StackConfig:
     """Read the running stack's config through pulumi.Config and check it.
 
@@ -533,7 +539,7 @@ class _Reader:
         self.stack_names_fit = True
 
     def key(self, name: str) -> str:
-        return f"'{self.project}:{name}'"
+        return config_key(self.project, name)
 
     def problem(self, message: str) -> None:
         self.problems.append(message)

@@ -209,6 +209,8 @@ class DatabaseArgs:
         Network component (its route tables, ACL and VPC endpoints). Without a NAT the
         endpoints are the bootstrap's and the proxy's only way to Secrets Manager.
     tags: added to every taggable resource.
+    engine_version_setting: where the reader sets engine_version, as the warnings quote it;
+        the stack program passes its config key ('<project>:dbEngineVersion').
     """
 
     vpc_id: pulumi.Input[str]
@@ -243,6 +245,7 @@ class DatabaseArgs:
     master_secret_replica: MasterSecretReplica | None = None
     network_resources: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    engine_version_setting: str = "DatabaseArgs.engine_version"
 
     def __post_init__(self) -> None:
         problems = validate_database_args(self)
@@ -400,10 +403,10 @@ class DatabaseWithProxy(pulumi.ComponentResource):
         if _ENGINE_VERSION.match(args.engine_version).group(2) is not None:
             major = args.engine_version.split(".")[0]
             pulumi.log.warn(
-                f"engine_version {args.engine_version!r} pins a minor version while automatic "
-                "minor upgrades are on: once RDS upgrades the instance past it, each `pulumi "
-                f"up` asks to go back to it, which RDS refuses. Set the major version ({major!r}) "
-                "to follow RDS's minor upgrades.",
+                f"{args.engine_version_setting} is {args.engine_version!r}, which pins a minor "
+                "version while automatic minor upgrades are on: once RDS upgrades the instance "
+                "past it, each `pulumi up` asks to go back to it, which RDS refuses. Set it to "
+                f"the major version ({major!r}) to follow RDS's minor upgrades.",
                 resource=self,
             )
 

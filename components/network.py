@@ -117,6 +117,9 @@ class NetworkArgs:
     db_port: the database port the data subnets' NACL admits from the app subnets.
     flow_logs_retention_days: how long CloudWatch keeps the flow logs.
     tags: added to every resource that takes tags.
+    label: what the network's warnings call it, e.g. "the replica region's network".
+    nat_strategy_setting: where the reader sets nat_strategy, as the warnings quote it; the stack
+        program passes its config key ('<project>:natStrategy'), other callers keep the field.
     """
 
     vpc_cidr: str
@@ -129,6 +132,8 @@ class NetworkArgs:
     db_port: int = 5432
     flow_logs_retention_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+    label: str = "the VPC"
+    nat_strategy_setting: str = "NetworkArgs.nat_strategy"
 
     def __post_init__(self) -> None:
         problems = validate_network_args(self)
@@ -255,9 +260,10 @@ class Network(pulumi.ComponentResource):
 
         if len(nat_gateways) == 1 and len(zones) > 1:
             pulumi.log.warn(
-                f"All {len(zones)} zones leave the VPC through the one NAT gateway in {zones[0]}; "
-                "an outage there cuts every function's internet egress. Use natStrategy per-az "
-                "where that matters.",
+                f"All {len(zones)} zones of {args.label} ({args.region}) leave through the one "
+                f"NAT gateway in {zones[0]}; an outage of {zones[0]} cuts the functions' "
+                f"internet egress in every zone. Set {args.nat_strategy_setting} to per-az where "
+                "that matters.",
                 resource=self,
             )
 

@@ -741,7 +741,18 @@ def test_engine_version_defaults_to_a_major_and_allows_major_upgrades(iam_run):
 def test_engine_version_with_a_minor_is_warned_about():
     run = _run_database(engine_version="16.4")
     warnings = [m for level, m in run.logs if level == "warning"]
-    assert any("'16.4' pins a minor version" in m and "('16')" in m for m in warnings), warnings
+    assert any(
+        m.startswith("DatabaseArgs.engine_version is '16.4', which pins a minor version")
+        and "('16')" in m
+        for m in warnings
+    ), warnings
+
+
+def test_engine_version_warning_names_the_setting_it_is_given():
+    run = _run_database(engine_version="16.4", engine_version_setting="'app:dbEngineVersion'")
+    warnings = [m for level, m in run.logs if level == "warning"]
+    assert any(m.startswith("'app:dbEngineVersion' is '16.4'") for m in warnings), warnings
+    assert not any("engine_version" in m for m in warnings), warnings
 
 
 def test_api_reaching_resources_wait_for_the_network():

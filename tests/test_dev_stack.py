@@ -202,6 +202,22 @@ def test_stack_per_az_nat_three_zones_and_secret_auth(dev_config, project_dir):
     assert len(run.outputs["availabilityZones"]) == 3
 
 
+def test_dev_stack_warnings_name_the_config_keys(dev_config, project_dir):
+    # GIVEN the dev stack (one NAT for two zones) with a minor version pinned
+    config = {**dev_config, f"{PROJECT}:dbEngineVersion": "16.4"}
+
+    run = run_program(project_dir / "__main__.py", config=config)
+
+    # THEN each warning names the key the user sets, as the config errors do
+    assert run.error is None, run.user_message
+    warnings = sorted(message for level, message in run.logs if level == "warning")
+    assert len(warnings) == 2, warnings
+    engine, nat = warnings
+    assert engine.startswith(f"'{PROJECT}:dbEngineVersion' is '16.4', which pins a minor")
+    assert nat.startswith("All 2 zones of the VPC (us-east-1) leave through the one NAT gateway")
+    assert f"Set '{PROJECT}:natStrategy' to per-az" in nat
+
+
 def test_dev_stack_runs_as_a_preview(dev_config, project_dir):
     run = run_program(project_dir / "__main__.py", config=dev_config, preview=True)
 

@@ -371,8 +371,25 @@ def test_network_single_nat_warns_that_every_zone_depends_on_one_gateway(single_
 
     assert len(warnings) == 1
     assert warnings[0].startswith(
-        f"All 2 zones leave the VPC through the one NAT gateway in {ZONES[0]}"
+        f"All 2 zones of the VPC ({REGION}) leave through the one NAT gateway in {ZONES[0]}"
     )
+    assert "Set NetworkArgs.nat_strategy to per-az" in warnings[0]
+
+
+def test_network_single_nat_warning_names_the_label_and_setting_it_is_given():
+    # GIVEN a network the caller names, and the config key its users set the strategy with
+    run = build_network(
+        network_args(
+            "single",
+            label="the replica region's network",
+            nat_strategy_setting="'app:replica.natStrategy'",
+        )
+    )
+
+    (warning,) = [message for level, message in run.logs if level == "warning"]
+    assert warning.startswith(f"All 2 zones of the replica region's network ({REGION})")
+    assert "Set 'app:replica.natStrategy' to per-az" in warning
+    assert "NetworkArgs" not in warning
 
 
 def test_network_per_az_nat_routes_each_zone_through_its_own_gateway():

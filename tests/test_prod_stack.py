@@ -155,6 +155,19 @@ def test_prod_stack_tier_functions_wait_for_their_regions_network(
         assert needed <= set(function.dependencies), function_name
 
 
+def test_prod_stack_single_nat_warning_is_about_the_replica_regions_network(prod_run):
+    # The primary has a NAT gateway per zone; only the replica's one NAT deserves a warning,
+    # and it must say so, naming the key that sets the replica's strategy.
+    warnings = [message for level, message in prod_run.logs if level == "warning"]
+
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(
+        f"All 3 zones of the replica region's network ({REPLICA_REGION}) leave through the one "
+        f"NAT gateway in {REPLICA_REGION}a"
+    )
+    assert f"Set '{PROJECT}:replica.natStrategy' to per-az" in warnings[0]
+
+
 def test_prod_stack_primary_spreads_three_zones_with_a_nat_gateway_each(prod_run):
     primary_network = prod_run.one("lambda-private-db:network:Network", "network")
     under_primary = descendants(prod_run, primary_network.urn)
