@@ -874,14 +874,20 @@ def _read_tier(
     def number(field_name: str, low: int | None = None, high: int | None = None) -> int:
         value = entry.get(field_name, TIER_FIELDS[field_name])
         if isinstance(value, bool) or not isinstance(value, int):
-            reader.problem(f"{field_key(field_name)} must be a whole number, got {value!r}.")
+            reader.problem(
+                f"{field_key(field_name)} must be a whole number, got {value!r}; write it like "
+                f"{TIER_FIELDS[field_name]}."
+            )
             return int(TIER_FIELDS[field_name])
         return reader.check_range(field_key(field_name), value, low=low, high=high)
 
     def flag(field_name: str) -> bool:
         value = entry.get(field_name, TIER_FIELDS[field_name])
         if not isinstance(value, bool):
-            reader.problem(f"{field_key(field_name)} must be true or false, got {value!r}.")
+            reader.problem(
+                f"{field_key(field_name)} must be true or false, got {value!r}; write true or "
+                "false, without quotes."
+            )
             return bool(TIER_FIELDS[field_name])
         return value
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tools.preview import engine
 from tools.preview.answers import Answers
@@ -561,8 +563,43 @@ def test_preview_unknown_stack_file_value_type_exits_2(tmp_path):
     preview = run_preview(tmp_path, "--project", str(project), "--no-policy")
 
     assert preview.status == 2
-    assert "'bucket-app:versioned' is declared as boolean" in preview.stderr
-    assert "'maybe'" in preview.stderr
+    assert "'bucket-app:versioned' is declared as boolean in 'Pulumi.yaml'" in preview.stderr
+    assert "got 'maybe' (a string); write true or false." in preview.stderr
+    assert str(project) not in preview.stderr
+    # The program itself has nothing more to say with the declared default in its place.
+    assert "also stopped" not in preview.stderr
+
+
+def test_preview_type_problems_and_the_programs_config_problems_come_together(tmp_path):
+    # GIVEN this repository's program with a mistyped boolean key and a mistyped tier field
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py", "stack_config.py"):
+        (project / name).write_text((REPO_ROOT / name).read_text(encoding="utf-8"))
+    shutil.copytree(REPO_ROOT / "components", project / "components")
+    stack = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    stack["config"]["lambda-private-db:dbMultiAz"] = "nope"
+    stack["config"]["lambda-private-db:azCount"] = "three"
+    stack["config"]["lambda-private-db:tiers"][0]["reservedConcurrency"] = "ten"
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
+
+    preview = run_preview(tmp_path, "--project", str(project), "--no-policy")
+
+    # THEN one run reports all three, each with its fix
+    assert preview.status == 2
+    assert preview.stderr.splitlines()[1:] == [
+        "config 'lambda-private-db:dbMultiAz' is declared as boolean in 'Pulumi.yaml', got "
+        "'nope' (a string); write true or false.",
+        "The program, run with the declared defaults in place of those values, also stopped:",
+        "'lambda-private-db:tiers[0].reservedConcurrency' must be a whole number, got 'ten'; "
+        "write it like 5.",
+    ]
+    assert preview.stderr.startswith(
+        "error: config 'lambda-private-db:azCount' is declared as integer in 'Pulumi.yaml', "
+        "got 'three' (a string); write a whole number like 2.\n"
+    )
+    assert "Traceback" not in preview.stderr
+    assert preview.document == {}
 
 
 # This repository's dev stack, with its own policy pack

@@ -6,6 +6,7 @@ import pytest
 
 from tools.preview.project import (
     SECRET_PLACEHOLDER,
+    DeclaredTypeError,
     ProjectError,
     full_config_key,
     load_stack,
@@ -72,6 +73,34 @@ def test_merge_config_collects_every_problem_naming_keys():
     assert "config 'size' has type 'bytes'" in message
 
 
+def test_merge_config_reports_every_wrong_type_with_its_fix():
+    declared = {
+        "replicas": {"type": "integer", "default": 2},
+        "enabled": {"type": "boolean", "default": True},
+        "zones": {"type": "array", "default": []},
+    }
+    stack_values = {"replicas": "ten", "enabled": "nope", "zones": "us-east-1a"}
+
+    with pytest.raises(DeclaredTypeError) as raised:
+        merge_config("app", declared, stack_values)
+
+    problems = raised.value.problems
+    assert problems == (
+        "config 'app:enabled' is declared as boolean in 'Pulumi.yaml', got 'nope' (a string); "
+        "write true or false.",
+        "config 'app:replicas' is declared as integer in 'Pulumi.yaml', got 'ten' (a string); "
+        "write a whole number like 2.",
+        "config 'app:zones' is declared as array in 'Pulumi.yaml', got 'us-east-1a' (a string); "
+        "write a YAML list, e.g. [a, b].",
+    )
+    # The rest of the config is still there, the mistyped keys back at their defaults.
+    assert raised.value.config == {
+        "app:enabled": "true",
+        "app:replicas": "2",
+        "app:zones": "[]",
+    }
+
+
 def test_merge_config_integer_rejects_boolean():
     with pytest.raises(ProjectError, match="'app:replicas' is declared as integer"):
         merge_config("app", {"replicas": {"type": "integer"}}, {"replicas": True})
@@ -90,6 +119,24 @@ def test_load_stack_reads_main_and_virtualenv(tmp_path):
     assert stack.main_path == tmp_path / "src" / "__main__.py"
     assert stack.virtualenv == "venv"
     assert stack.config == {"aws:region": "eu-central-1"}
+
+
+def test_load_stack_type_problem_names_the_project_file_as_the_user_knows_it(tmp_path):
+    (tmp_path / "__main__.py").write_text("")
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: app\nruntime: python\nconfig:\n  size:\n    type: integer\n    default: 1\n"
+    )
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  app:size: true\n")
+
+    with pytest.raises(DeclaredTypeError) as raised:
+        load_stack(tmp_path, "dev")
+
+    assert str(raised.value) == (
+        "config 'app:size' is declared as integer in 'Pulumi.yaml', got true (a boolean); "
+        "write a whole number like 1."
+    )
+    assert raised.value.stack is not None
+    assert raised.value.stack.config == {"app:size": "1"}
 
 
 def test_load_stack_empty_stack_file_uses_defaults(tmp_path):

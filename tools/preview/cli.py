@@ -10,7 +10,7 @@ from tools.analyzer import PolicyConfigError, PolicyPackError, load_policy_confi
 from tools.preview.answers import AnswerError, Answers, load_answers
 from tools.preview.engine import ProgramError, run_program
 from tools.preview.policy import enforce_packs
-from tools.preview.project import ProjectError, load_stack
+from tools.preview.project import DeclaredTypeError, ProjectError, load_stack
 from tools.preview.report import dot_graph, json_report, summary, text_report
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,8 +106,11 @@ def _preview(args: argparse.Namespace) -> int:
                 f"{option} '{path}' cannot be written: its directory does not exist; create it "
                 "or pass a path in an existing directory."
             )
-    stack = load_stack(args.project.resolve(), args.stack)
     answers = load_answers(args.invokes) if args.invokes else Answers()
+    try:
+        stack = load_stack(args.project.resolve(), args.stack)
+    except DeclaredTypeError as exc:
+        raise ProjectError(_with_program_problems(exc, args, answers)) from exc
     user_config = load_policy_config(args.policy_pack_config) if args.policy_pack_config else {}
     if args.no_policy:
         pack_dirs: list[Path] = []
@@ -124,6 +127,26 @@ def _preview(args: argparse.Namespace) -> int:
         _write(args.graph_path, "--graph", dot_graph(run))
     totals = summary(run, packs, new_stack=args.new_stack, stack=stack)
     return EXIT_MANDATORY if totals["mandatory"] else EXIT_OK
+
+
+def _with_program_problems(
+    exc: DeclaredTypeError, args: argparse.Namespace, answers: Answers
+) -> str:
+    """The type problems, and what the program's own checks find in the rest of the config.
+
+    The program runs with the declared defaults in place of the mistyped values, so that one
+    run reports every problem: a stack file with a mistyped key and a bad tier entry, say.
+    """
+    assert exc.stack is not None
+    try:
+        run_program(exc.stack, new_stack=args.new_stack, answers=answers)
+    except ProgramError as program_error:
+        which = "that value" if len(exc.problems) == 1 else "those values"
+        return (
+            f"{exc}\nThe program, run with the declared defaults in place of {which}, also "
+            f"stopped:\n{program_error}"
+        )
+    return str(exc)
 
 
 def _write(path: Path, option: str, text: str) -> None:

@@ -32,6 +32,29 @@ class ProjectError(Exception):
     """The project or stack files are missing or invalid; the message names the file and key."""
 
 
+class DeclaredTypeError(ProjectError):
+    """Stack values whose type is not the one Pulumi.yaml declares, and no other problem.
+
+    Carries the config with each such key back at its declared default (kept as written when
+    it has none), so that the program's own checks can still run and report their problems
+    with these, all at once. load_stack sets `stack` to that config's StackConfig.
+    """
+
+    def __init__(
+        self,
+        problems: list[str],
+        config: Mapping[str, str],
+        secret_keys: set[str],
+        placeholders: set[str],
+    ) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = tuple(problems)
+        self.config = dict(config)
+        self.secret_keys = frozenset(secret_keys)
+        self.placeholders = frozenset(placeholders)
+        self.stack: StackConfig | None = None
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """A project's program and the config one of its stacks passes to it."""
@@ -85,18 +108,27 @@ def load_stack(project_dir: Path, stack: str) -> StackConfig:
     if not isinstance(stack_values, dict):
         raise ProjectError(f"'{stack_file}': 'config' must be a mapping, got {stack_values!r}.")
 
-    config, secret_keys, placeholders = merge_config(name, declared, stack_values, project_file)
-    return StackConfig(
-        project_dir=project_dir,
-        project=name,
-        stack=stack,
-        runtime=runtime,
-        main_path=main_path,
-        config=config,
-        secret_keys=frozenset(secret_keys),
-        placeholder_keys=frozenset(placeholders),
-        virtualenv=virtualenv,
-    )
+    def stack_config(config: Mapping[str, str], secrets: set[str], placeholders: set[str]):
+        return StackConfig(
+            project_dir=project_dir,
+            project=name,
+            stack=stack,
+            runtime=runtime,
+            main_path=main_path,
+            config=config,
+            secret_keys=frozenset(secrets),
+            placeholder_keys=frozenset(placeholders),
+            virtualenv=virtualenv,
+        )
+
+    # Messages name the project file as the user knows it, beside the stack file.
+    shown_file = project_file.relative_to(project_dir)
+    try:
+        config, secret_keys, placeholders = merge_config(name, declared, stack_values, shown_file)
+    except DeclaredTypeError as exc:
+        exc.stack = stack_config(exc.config, set(exc.secret_keys), set(exc.placeholders))
+        raise
+    return stack_config(config, secret_keys, placeholders)
 
 
 def merge_config(
@@ -108,10 +140,12 @@ def merge_config(
     """Merge a stack's values over the project's declared defaults.
 
     Returns (config as the CLI passes it, secret keys, keys given a placeholder). Every problem
-    is collected first and raised once, naming each key.
+    is collected first and raised once, naming each key: a DeclaredTypeError when values of the
+    wrong type are the only problems, a ProjectError otherwise.
     """
     problems: list[str] = []
     values: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
     declared_types: dict[str, str] = {}
     required: set[str] = set()
     secret_keys: set[str] = set()
@@ -133,9 +167,9 @@ def merge_config(
             if spec.get("secret") is True:
                 secret_keys.add(full_key)
             if "default" in spec:
-                values[full_key] = spec["default"]
+                values[full_key] = defaults[full_key] = spec["default"]
             elif "value" in spec:
-                values[full_key] = spec["value"]
+                values[full_key] = defaults[full_key] = spec["value"]
             else:
                 required.add(full_key)
         else:
@@ -155,6 +189,7 @@ def merge_config(
             f"stack does not set it; run `pulumi config set {full_key} <value>` or add it to "
             "the stack file."
         )
+    type_problems: list[str] = []
     for full_key, declared_type in sorted(declared_types.items()):
         if full_key in values and full_key not in placeholders:
             value = values[full_key]
@@ -163,15 +198,19 @@ def merge_config(
             if not isinstance(value, allowed) or (
                 declared_type == "integer" and isinstance(value, bool)
             ):
-                problems.append(
+                type_problems.append(
                     f"config '{full_key}' is declared as {declared_type} in '{project_file}', "
-                    f"got {type(value).__name__} {_shown(full_key, value, secret_keys)}; set a "
-                    f"{declared_type} value."
+                    f"got {_shown(full_key, value, secret_keys)} ({_kind(value)}); "
+                    f"{_type_fix(declared_type, defaults.get(full_key))}."
                 )
+                if full_key in defaults:
+                    values[full_key] = defaults[full_key]
     if problems:
-        raise ProjectError("\n".join(problems))
+        raise ProjectError("\n".join(problems + type_problems))
 
     as_passed = {key: _as_cli_string(value) for key, value in sorted(values.items())}
+    if type_problems:
+        raise DeclaredTypeError(type_problems, as_passed, secret_keys, placeholders)
     return as_passed, secret_keys, placeholders
 
 
@@ -235,7 +274,40 @@ def _as_cli_string(value: Any) -> str:
 
 
 def _shown(full_key: str, value: Any, secret_keys: set[str]) -> str:
-    return "[secret]" if full_key in secret_keys else repr(value)
+    if full_key in secret_keys:
+        return "[secret]"
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _kind(value: Any) -> str:
+    """What YAML made of a value, in YAML's words."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null" if value is None else type(value).__name__
+
+
+def _type_fix(declared_type: str, default: Any) -> str:
+    """How to write a value of a declared type in the stack file."""
+    if declared_type == "boolean":
+        return "write true or false"
+    if declared_type == "integer":
+        example = default if isinstance(default, int) and not isinstance(default, bool) else 10
+        return f"write a whole number like {example}"
+    if declared_type == "string":
+        return "write text, in quotes where YAML would read a number or boolean (e.g. '16')"
+    if declared_type == "array":
+        return "write a YAML list, e.g. [a, b]"
+    return "write a YAML mapping, e.g. {key: value}"
 
 
 def _runtime(runtime: Any, project_file: Path) -> tuple[str, str | None]:
