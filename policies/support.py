@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,14 @@ def truthy(value: Any) -> bool:
 
 
 def shown(value: Any) -> str:
-    """A property value as a message quotes it; an absent property reads "not set"."""
-    return "not set" if value is None else repr(value)
+    """A property value as a message quotes it, in the JSON spelling the user writes and the
+    CLI prints (true, false, 5, ["a"]), a string in quotes; an absent property reads "not set"."""
+    if value is None:
+        return "not set"
+    if isinstance(value, str):
+        return repr(value)
+    # The UNKNOWN marker and any other object outside JSON keep their own text.
+    return json.dumps(value, default=repr)
 
 
 def matches_any(value: str, patterns: Iterable[str]) -> bool:

@@ -18,7 +18,7 @@ def test_rds_storage_encrypted_with_cmk_unencrypted_fails(pack):
         diagnostics,
         "rds-storage-encrypted-with-cmk",
         "db",
-        "must encrypt its storage: storageEncrypted is False",
+        "must encrypt its storage: storageEncrypted is false",
     )
 
 
@@ -175,7 +175,7 @@ def test_kms_key_rotation_enabled_off_fails(pack):
     stack = changed(baseline(), "key", enableKeyRotation=False)
 
     expect_violation(
-        pack.run(stack), "kms-key-rotation-enabled", "key", "enableKeyRotation is False"
+        pack.run(stack), "kms-key-rotation-enabled", "key", "enableKeyRotation is false"
     )
 
 
@@ -294,7 +294,7 @@ def test_rds_proxy_require_tls_off_fails(pack):
         pack.run(stack),
         "rds-proxy-require-tls",
         "proxy",
-        "must require TLS from clients: requireTls is False",
+        "must require TLS from clients: requireTls is false",
     )
 
 
@@ -494,7 +494,7 @@ def test_rds_storage_encrypted_with_cmk_replica_unencrypted_fails(pack):
         pack.run(stack),
         "rds-storage-encrypted-with-cmk",
         "db-replica",
-        "must encrypt its storage: storageEncrypted is False",
+        "must encrypt its storage: storageEncrypted is false",
     )
 
 

@@ -150,7 +150,7 @@ def test_rds_instance_multi_az_single_az_advisory_by_default(pack):
     diagnostics = pack.run(stack)
 
     note = expect_violation(
-        diagnostics, "rds-instance-multi-az", "db", "multiAz is False", level="advisory"
+        diagnostics, "rds-instance-multi-az", "db", "multiAz is false", level="advisory"
     )
     assert "set multiAz to true" in note.message
     assert mandatory(diagnostics) == []
@@ -163,7 +163,7 @@ def test_rds_instance_multi_az_mandatory_through_config(pack):
         diagnostics = pack.run(stack)
 
     expect_violation(
-        diagnostics, "rds-instance-multi-az", "db", "multiAz is False", level="mandatory"
+        diagnostics, "rds-instance-multi-az", "db", "multiAz is false", level="mandatory"
     )
 
 
@@ -185,7 +185,7 @@ def test_rds_instance_multi_az_replica_exempt_unless_configured(pack):
             pack.run(stack),
             "rds-instance-multi-az",
             "db-replica",
-            "multiAz is False",
+            "multiAz is false",
             level="advisory",
             also=frozenset({"db-ingress-from-proxy-or-lambda", "postgres-force-ssl"}),
         )
@@ -205,7 +205,7 @@ def test_rds_instance_multi_az_prod_config_file_makes_it_mandatory(pack):
         diagnostics = pack.run(stack)
 
     assert effective["rds-instance-multi-az"]["enforcementLevel"] == "mandatory"
-    expect_violation(diagnostics, "rds-instance-multi-az", "db", "multiAz is False")
+    expect_violation(diagnostics, "rds-instance-multi-az", "db", "multiAz is false")
 
 
 def test_db_subnet_group_multi_az_first_preview_resolves_subnets(pack):
