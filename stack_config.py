@@ -900,6 +900,9 @@ def _read_tier(
             f"{field_key('name')} must be 1-20 lowercase letters, digits and single hyphens, "
             f"starting with a letter, got {name!r}."
         )
+        # Nothing is derived from a name already refused: a dbUser made from it would be
+        # blamed for a field the user never wrote.
+        name = None
     else:
         component = f"{REPLICA_TIER_PREFIX}{name}" if replica else name
         _check_tier_function_name(reader, field_key("name"), name, component, replica=replica)
@@ -1070,13 +1073,17 @@ def _read_replica(
     elif replica_region == region:
         reader.problem(
             f"{key('region')} is {replica_region}, the stack's own region ('aws:region'); a "
-            "cross-region replica needs another region, e.g. us-west-2 beside us-east-1."
+            f"cross-region replica needs another region, e.g. {_other_region(region)} beside "
+            f"{region}."
         )
+        # The zones are then checked against no region: suggesting zones of the refused one
+        # would point the wrong way.
+        replica_region = ""
 
     # The replica's zones are listed, never discovered: a lookup would have to go through the
     # replica region's provider before the program has made it.
     zones = value("availabilityZones")
-    example = replica_region or "us-west-2"
+    example = replica_region or _other_region(region)
     if zones is None:
         reader.problem(
             f"{key('availabilityZones')} is missing; list at least {MIN_AVAILABILITY_ZONES} "
@@ -1406,6 +1413,11 @@ def _plan(
         for problem in exc.problems:
             reader.problem(problem)
         return None
+
+
+def _other_region(region: str) -> str:
+    """A region to give as an example of one that is not `region`."""
+    return "us-east-1" if region == "us-west-2" else "us-west-2"
 
 
 def _is_standard_zone(zone: str, region: str) -> bool:

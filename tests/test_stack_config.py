@@ -137,6 +137,62 @@ def test_stack_config_statement_timeout_must_stay_below_each_function_timeout(de
     assert all("'lambda-private-db:dbStatementTimeoutMs'" in p for p in caught.value.problems)
 
 
+def test_stack_config_bad_tier_name_is_its_tiers_only_problem(dev_config):
+    # GIVEN a tier name with capitals and an underscore, and no dbUser of its own
+    bad = changed(
+        dev_config, tiers=[dev_tiers(dev_config)[0], {"name": "Api_1", "handler": "reader"}]
+    )
+
+    with pytest.raises(StackConfigError) as caught:
+        parse(bad)
+
+    # THEN the name is blamed, not the dbUser the program would have derived from it
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"'{PROJECT}:tiers[1].name' must be 1-20 lowercase letters")
+    assert "dbUser" not in problem
+
+
+def _prod_with_replica(project_dir: Path, **replica_changes: object) -> dict[str, str]:
+    prod_config = stack_config_values(project_dir, "prod")
+    replica = json.loads(prod_config[f"{PROJECT}:replica"])
+    replica.update(replica_changes)
+    return changed(prod_config, replica={k: v for k, v in replica.items() if v is not None})
+
+
+def test_stack_config_replica_in_the_stacks_own_region_blames_no_zone(project_dir):
+    # GIVEN prod's replica, zones in us-west-2, moved by mistake into the stack's us-east-1
+    config = _prod_with_replica(project_dir, region="us-east-1")
+
+    with pytest.raises(StackConfigError) as caught:
+        parse(config)
+
+    # THEN the region is the one problem: its zones are not called outside us-east-1, and no
+    # us-east-1 zone is offered in their place
+    assert caught.value.problems == (
+        f"'{PROJECT}:replica.region' is us-east-1, the stack's own region ('aws:region'); a "
+        "cross-region replica needs another region, e.g. us-west-2 beside us-east-1.",
+    )
+
+
+def test_stack_config_replica_in_the_stacks_own_region_without_zones_suggests_another(
+    project_dir,
+):
+    # GIVEN a stack in us-west-2 whose replica names us-west-2 too and lists no zones
+    config = changed(
+        _prod_with_replica(project_dir, region="us-west-2", availabilityZones=None),
+        **{"aws:region": "us-west-2"},
+        availabilityZones=["us-west-2a", "us-west-2b", "us-west-2c"],
+    )
+
+    with pytest.raises(StackConfigError) as caught:
+        parse(config)
+
+    region_problem, zones_problem = caught.value.problems
+    assert "e.g. us-east-1 beside us-west-2" in region_problem
+    assert zones_problem.startswith(f"'{PROJECT}:replica.availabilityZones' is missing")
+    assert "e.g. [us-east-1a, us-east-1b]" in zones_problem
+
+
 # --- Pulumi.yaml -----------------------------------------------------------------------------
 
 
