@@ -47,17 +47,18 @@ from tests.lambda_runtime.tls_material import (
 )
 
 # Limits of these numbers. The server runs on this machine, so a round trip costs far less
-# than one across a VPC to RDS Proxy and on to the instance: the extra round trips of our
-# transaction (BEGIN with SET LOCAL, then COMMIT) and the handshakes of a new connection both
-# weigh less here than they would in AWS. The functions log in with a Secrets Manager password
-# (moto's server), not with an IAM token, which RDS Proxy checks itself; that check is not
-# measured. The interpreter is this machine's CPython, not Lambda's arm64 runtime.
+# than one across a VPC to RDS Proxy and on to the instance: the handshakes of a new
+# connection, and the extra round trips of a writer's transaction (BEGIN with SET LOCAL, then
+# COMMIT), weigh less here than they would in AWS. The reader sends its query alone. The
+# functions log in with a Secrets Manager password (moto's server), not with an IAM token,
+# which RDS Proxy checks itself; that check is not measured. The interpreter is this
+# machine's CPython, not Lambda's arm64 runtime.
 DATABASE_NAME = "appdb"
 MASTER_USER = "app_master"
 READER_USER = "items_reader"
 ITEM_COUNT = 1000
 INVOCATIONS_FOR_CONNECTION_COUNT = 1000
-# The statement timeout our transaction sets, for the raw variant that does the same.
+# The statement timeout a writer's transaction sets, for the raw variant that does the same.
 RAW_STATEMENT_TIMEOUT_MS = 10_000
 
 # Targets from the issue.
@@ -307,7 +308,8 @@ def _raw(connection: pg8000.native.Connection, ids: Iterator[int]) -> Callable[[
 def _raw_in_transaction(
     connection: pg8000.native.Connection, ids: Iterator[int]
 ) -> Callable[[], float]:
-    """The query wrapped as our library wraps it: BEGIN and SET LOCAL, the query, COMMIT."""
+    """The query wrapped as the writer's units run (BEGIN and SET LOCAL, the query, COMMIT),
+    for scale: the reader itself sends the query alone."""
 
     def query() -> float:
         item_id = next(ids)
@@ -363,7 +365,7 @@ def connections_for_invocations(database: LocalDatabase) -> list[Result]:
 
 
 def warm_invocations(raw_connection: pg8000.native.Connection, pairs: int) -> list[Result]:
-    """Warm reader invocations, the raw query and the raw query in our transaction wrapper,
+    """Warm reader invocations, the raw query and the raw query in a writer-style transaction,
     interleaved `pairs` times over the same item ids."""
     samples = interleaved(
         pairs,
