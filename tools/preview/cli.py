@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools.analyzer import PolicyConfigError, PolicyPackError, load_policy_config
 from tools.preview.answers import AnswerError, Answers, load_answers
 from tools.preview.engine import ProgramError, run_program
-from tools.preview.policy import enforce_packs
+from tools.preview.policy import analyze_with, started_packs
 from tools.preview.project import DeclaredTypeError, ProjectError, load_stack
 from tools.preview.report import dot_graph, json_report, summary, text_report
 
@@ -117,8 +118,13 @@ def _preview(args: argparse.Namespace) -> int:
     else:
         pack_dirs = [p.resolve() for p in (args.policy_packs or [REPO_ROOT / "policies"])]
 
-    run = run_program(stack, new_stack=args.new_stack, answers=answers)
-    packs = enforce_packs(stack, run, pack_dirs, user_config)
+    # The program and the packs' start-up are independent and each takes the better part of a
+    # second or more, so the packs start (and take their config) while the program runs.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        program = background.submit(run_program, stack, new_stack=args.new_stack, answers=answers)
+        with started_packs(stack, pack_dirs, user_config) as started:
+            run = program.result()
+            packs = analyze_with(started, run)
 
     sys.stdout.write(text_report(run, packs, stack, new_stack=args.new_stack))
     if args.json_path:

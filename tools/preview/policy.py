@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,20 @@ def enforce_packs(
     Raises tools.analyzer.PolicyConfigError (naming the policy and key) before any resource is
     analyzed when the config names no policy of any pack or does not fit a pack's schemas.
     """
-    analyzed = [resource.analyzed() for resource in run.resources]
+    with started_packs(stack, pack_dirs, user_config) as packs:
+        return analyze_with(packs, run)
+
+
+@contextlib.contextmanager
+def started_packs(
+    stack: StackConfig, pack_dirs: Sequence[Path], user_config: Mapping[str, Any]
+) -> Iterator[list[PolicyPackProcess]]:
+    """The packs started and configured as the CLI does it, stopped when the block ends.
+
+    Nothing here needs the program's resources, so a caller may start the packs while the
+    program runs. Raises tools.analyzer.PolicyConfigError (naming the policy and key) when the
+    config names no policy of any pack or does not fit a pack's schemas.
+    """
     with contextlib.ExitStack() as running:
         packs = [
             running.enter_context(
@@ -68,18 +81,23 @@ def enforce_packs(
             )
         for pack in packs:
             pack.configure(_config_for(pack.info.policies, user_config))
+        yield packs
 
-        results = []
-        for pack in packs:
-            diagnostics: list[Diagnostic] = []
-            # The engine analyzes each custom resource it registers; a read (a `.get()` or a
-            # stack reference) names a resource that exists already, and is seen only by
-            # stack policies.
-            for recorded, resource in zip(run.resources, analyzed, strict=True):
-                if recorded.custom and recorded.operation == "create":
-                    diagnostics.extend(pack.analyze(resource))
-            diagnostics.extend(pack.analyze_stack(analyzed))
-            results.append(PackResult(pack.info.name, pack.info.version, tuple(diagnostics)))
+
+def analyze_with(packs: Sequence[PolicyPackProcess], run: ProgramRun) -> list[PackResult]:
+    """Analyze each created custom resource, then AnalyzeStack, on every started pack."""
+    analyzed = [resource.analyzed() for resource in run.resources]
+    results = []
+    for pack in packs:
+        diagnostics: list[Diagnostic] = []
+        # The engine analyzes each custom resource it registers; a read (a `.get()` or a
+        # stack reference) names a resource that exists already, and is seen only by
+        # stack policies.
+        for recorded, resource in zip(run.resources, analyzed, strict=True):
+            if recorded.custom and recorded.operation == "create":
+                diagnostics.extend(pack.analyze(resource))
+        diagnostics.extend(pack.analyze_stack(analyzed))
+        results.append(PackResult(pack.info.name, pack.info.version, tuple(diagnostics)))
     return results
 
 
