@@ -100,7 +100,7 @@ SUMMARY_LINES = (
         ),
     ),
     (
-        "Warm reader invocation p50: ours / raw query / raw query in our transaction",
+        "Warm reader invocation p50: ours / raw query / raw query in a writer-style transaction",
         (
             "lambda.warm.ours_p50",
             "lambda.warm.raw_query_p50",
