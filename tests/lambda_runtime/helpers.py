@@ -1,5 +1,6 @@
 """Helpers shared by the runtime tests: names, passwords, roles, settings, a Lambda context."""
 
+import json
 import secrets
 import time
 import uuid
@@ -47,6 +48,27 @@ def create_login_role(
 ) -> None:
     extra = " ".join(attributes)
     admin.run(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}' {extra}")
+
+
+def login_role_with_secret(
+    server, secrets_client, prefix: str, *, secret_password: str | None = None
+) -> tuple[str, str, str]:
+    """A new login role on `server` and a Secrets Manager secret naming it.
+
+    The secret holds the role's password, or `secret_password` when given (a wrong one, say).
+    Returns the role's name, its password and the secret's ARN.
+    """
+    user, password = unique_name(prefix), new_password()
+    admin = server.admin()
+    try:
+        create_login_role(admin, user, password)
+    finally:
+        admin.close()
+    arn = secrets_client.create_secret(
+        Name=unique_name("secret"),
+        SecretString=json.dumps({"username": user, "password": secret_password or password}),
+    )["ARN"]
+    return user, password, arn
 
 
 def db_environ(

@@ -22,6 +22,7 @@ from .helpers import (
     create_login_role,
     events_of,
     http_event,
+    login_role_with_secret,
     new_password,
     remember_secret,
     settings_for,
@@ -36,17 +37,9 @@ def role_with_secret(postgres, secrets_client):
     """A login role on the server and a secret; the secret may hold another password."""
 
     def make(secret_password: str | None = None) -> tuple[str, str, str]:
-        user, password = unique_name("cred_user"), new_password()
-        admin = postgres.admin()
-        try:
-            create_login_role(admin, user, password)
-        finally:
-            admin.close()
-        arn = secrets_client.create_secret(
-            Name=unique_name("secret"),
-            SecretString=json.dumps({"username": user, "password": secret_password or password}),
-        )["ARN"]
-        return user, password, arn
+        return login_role_with_secret(
+            postgres, secrets_client, "cred_user", secret_password=secret_password
+        )
 
     return make
 

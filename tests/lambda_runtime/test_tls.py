@@ -13,7 +13,11 @@ from lambda_src.invocation import Deadline
 from lambda_src.settings import INSTANCE_TRUST_BUNDLE, PROXY_TRUST_BUNDLE, DbSettings
 from lambda_src.tls import verified_ssl_context
 
-from .helpers import create_login_role, db_environ, new_password, settings_for, unique_name
+from .helpers import (
+    db_environ,
+    login_role_with_secret,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -21,17 +25,7 @@ def login_role(postgres):
     """A fresh role on the TLS server and a secret holding its password."""
 
     def make(secrets_client, server=None):
-        server = server or postgres
-        name, password = unique_name("tls_user"), new_password()
-        admin = server.admin()
-        try:
-            create_login_role(admin, name, password)
-        finally:
-            admin.close()
-        arn = secrets_client.create_secret(
-            Name=unique_name("secret"),
-            SecretString=f'{{"username": "{name}", "password": "{password}"}}',
-        )["ARN"]
+        name, _, arn = login_role_with_secret(server or postgres, secrets_client, "tls_user")
         return name, arn
 
     return make
